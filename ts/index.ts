@@ -1,0 +1,6 @@
+/**
+ * langevin: diffusion models (DDPM) and joint energy-based models (JEM) in TypeScript over libtorch.
+ * This entry point re-exports the tensor layer at the top level and the other concerns as namespaces.
+ */
+export * from './tensor/index.js';
+export * as nn from './nn/index.js';

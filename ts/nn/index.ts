@@ -1,0 +1,2 @@
+export * as functional from './functional.js';
+export * as F from './functional.js';
