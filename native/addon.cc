@@ -17,9 +17,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   static bool tuned = [] { return mallopt(M_MMAP_THRESHOLD, 128 * 1024) == 1; }();
   (void)tuned;
   env.SetInstanceData<AddonData>(new AddonData());
-  Napi::Function ctor = TensorHandle::DefineClass(env);
-  Data(env).tensorCtor = Napi::Persistent(ctor);
-  exports.Set("NativeTensor", ctor);
+  RegisterHandles(env, exports);
   RegisterTensor(env, exports);
   RegisterCreation(env, exports);
   RegisterShapeOps(env, exports);

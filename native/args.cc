@@ -43,10 +43,12 @@ bool IsAbsent(const Napi::CallbackInfo& info, size_t i) {
   return i >= info.Length() || info[i].IsUndefined() || info[i].IsNull();
 }
 
+bool IsTensorArg(const Napi::CallbackInfo& info, size_t i) { return i < info.Length() && info[i].IsNumber(); }
+
 at::Tensor& ArgTensor(const Napi::CallbackInfo& info, size_t i, const char* name, Access a) {
   Napi::Value v = At(info, i);
-  if (!TensorHandle::IsHandle(info.Env(), v)) ThrowType(Where(i, name) + " must be a Tensor, got " + Describe(v));
-  return TensorHandle::FromJs(info.Env(), v)->Get(a, name);
+  if (!v.IsNumber()) ThrowType(Where(i, name) + " must be a Tensor, got " + Describe(v));
+  return Table(info.Env()).Get(v.As<Napi::Number>().DoubleValue(), a, name);
 }
 
 std::optional<at::Tensor> ArgOptTensor(const Napi::CallbackInfo& info, size_t i, const char* name) {
@@ -62,9 +64,8 @@ std::vector<at::Tensor> ArgTensorList(const Napi::CallbackInfo& info, size_t i, 
   out.reserve(arr.Length());
   for (uint32_t k = 0; k < arr.Length(); ++k) {
     Napi::Value e = arr.Get(k);
-    if (!TensorHandle::IsHandle(info.Env(), e))
-      ThrowType(Where(i, name) + "[" + std::to_string(k) + "] must be a Tensor, got " + Describe(e));
-    out.push_back(TensorHandle::FromJs(info.Env(), e)->Get(Access::Read, name));
+    if (!e.IsNumber()) ThrowType(Where(i, name) + "[" + std::to_string(k) + "] must be a Tensor, got " + Describe(e));
+    out.push_back(Table(info.Env()).Get(e.As<Napi::Number>().DoubleValue(), Access::Read, name));
   }
   return out;
 }

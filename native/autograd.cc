@@ -29,7 +29,7 @@ LANGEVIN_BINDING(GetGrad) {
     const at::Tensor& t = ArgTensor(info, 0, "tensor");
     const at::Tensor& g = t.grad();
     if (!g.defined()) return info.Env().Undefined();
-    return TensorHandle::Wrap(info.Env(), g);
+    return WrapTensor(info.Env(), g);
   });
 }
 
@@ -51,7 +51,11 @@ LANGEVIN_BINDING(ZeroGrad) {
     Napi::Value v = info.Length() > 0 ? info[0] : info.Env().Undefined();
     if (!v.IsArray()) ThrowType("zeroGrad: expected an array of Tensors");
     Napi::Array arr = v.As<Napi::Array>();
-    for (uint32_t k = 0; k < arr.Length(); ++k) TensorHandle::FromJs(info.Env(), arr.Get(k))->Get(Access::Write, "zeroGrad").mutable_grad() = at::Tensor();
+    for (uint32_t k = 0; k < arr.Length(); ++k) {
+      Napi::Value e = arr.Get(k);
+      if (!e.IsNumber()) ThrowType("zeroGrad: expected an array of Tensors");
+      Table(info.Env()).Get(e.As<Napi::Number>().DoubleValue(), Access::Write, "zeroGrad").mutable_grad() = at::Tensor();
+    }
     return info.Env().Undefined();
   });
 }
@@ -78,7 +82,7 @@ LANGEVIN_BINDING(Grad) {
     auto grads = torch::autograd::grad(outputs, inputs, gradOutputs, retain, create, allowUnused);
     Napi::Array out = Napi::Array::New(info.Env(), grads.size());
     for (size_t k = 0; k < grads.size(); ++k)
-      out.Set(static_cast<uint32_t>(k), grads[k].defined() ? TensorHandle::Wrap(info.Env(), grads[k]) : info.Env().Undefined());
+      out.Set(static_cast<uint32_t>(k), grads[k].defined() ? WrapTensor(info.Env(), grads[k]) : info.Env().Undefined());
     return out;
   });
 }

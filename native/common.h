@@ -45,55 +45,53 @@ Napi::Value Guard(const Napi::CallbackInfo& info, F&& body) {
   }
 }
 
-// ---- tensor handle ------------------------------------------------------------------------
+// ---- tensor handles ---------------------------------------------------------------------
 
 enum class Access { Read, Write };
 
-// A JS-visible tensor. Holds the at::Tensor until dispose() or garbage collection.
-// `readers`/`writer` are set while an async job uses the tensor: JS may not mutate or dispose a
-// tensor a job reads, and may not touch at all a tensor a job writes.
-class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
- public:
-  static Napi::Function DefineClass(Napi::Env env);
-  static Napi::Value Wrap(Napi::Env env, at::Tensor t);
-  static bool IsHandle(Napi::Env env, const Napi::Value& v);
-  static TensorHandle* FromJs(Napi::Env env, const Napi::Value& v);  // TypeError if not a handle
-
-  explicit TensorHandle(const Napi::CallbackInfo& info);
-  ~TensorHandle() override;
-
-  at::Tensor& Get(Access access, const char* what);
-  bool disposed() const { return !tensor_.defined() && disposed_; }
-  void Release();
-
+// JS sees a tensor as a number: an id into this environment's slot table (generation × 2^24 +
+// index). dispose() frees the slot's tensor at once and leaves nothing native behind — no
+// per-tensor N-API wrap whose finalizer would wait for the event loop (in a synchronous loop those
+// pile up and fragment the heap). Tensors the JS side forgets are released through a
+// FinalizationRegistry. `readers`/`writer` are set while an async job uses the tensor: JS may not
+// mutate or dispose a tensor a job reads, and may not touch at all a tensor a job writes.
+struct Slot {
+  at::Tensor tensor;
+  uint32_t generation = 0;  // 0 = never issued, so small integers are never valid ids
+  bool live = false;
   int readers = 0;
   bool writer = false;
-
- private:
-  Napi::Value Shape(const Napi::CallbackInfo& info);
-  Napi::Value Dtype(const Napi::CallbackInfo& info);
-  Napi::Value DeviceName(const Napi::CallbackInfo& info);
-  Napi::Value Numel(const Napi::CallbackInfo& info);
-  Napi::Value Dim(const Napi::CallbackInfo& info);
-  Napi::Value RequiresGrad(const Napi::CallbackInfo& info);
-  Napi::Value IsDisposed(const Napi::CallbackInfo& info);
-  Napi::Value Dispose(const Napi::CallbackInfo& info);
-
-  void Track(const at::Tensor& t);
-  void Untrack();
-
-  at::Tensor tensor_;
-  bool disposed_ = false;
-  const void* storage_key_ = nullptr;
+  bool releaseWhenIdle = false;  // released by the GC while a job held it
+  const void* storageKey = nullptr;
 };
 
-// Live JS-visible tensors and the bytes of their distinct storages.
+class TensorTable {
+ public:
+  double Add(at::Tensor t);
+  Slot& Lookup(double id, const char* what);           // ERR_DISPOSED for stale ids
+  Slot* Find(double id);                                // nullptr for stale ids
+  at::Tensor& Get(double id, Access access, const char* what);
+  void Release(double id);                              // no-op for stale ids
+  void ReleaseSlot(Slot& s, uint32_t index);
+  int64_t Handles() const { return static_cast<int64_t>(slots_.size() - free_.size()); }
+
+ private:
+  std::vector<Slot> slots_;
+  std::vector<uint32_t> free_;
+};
+
+// Wraps a result as a new id (a JS number).
+Napi::Value WrapTensor(Napi::Env env, at::Tensor t);
+TensorTable& Table(Napi::Env env);
+
+// Live JS-visible tensors and the bytes of their distinct storages (all environments).
 int64_t LiveTensors();
 int64_t LiveBytes();
 
 // ---- arguments ----------------------------------------------------------------------------
 
 at::Tensor& ArgTensor(const Napi::CallbackInfo& info, size_t i, const char* name, Access a = Access::Read);
+bool IsTensorArg(const Napi::CallbackInfo& info, size_t i);  // a number in a tensor position
 std::optional<at::Tensor> ArgOptTensor(const Napi::CallbackInfo& info, size_t i, const char* name);
 std::vector<at::Tensor> ArgTensorList(const Napi::CallbackInfo& info, size_t i, const char* name);
 bool IsAbsent(const Napi::CallbackInfo& info, size_t i);  // undefined or null or missing
@@ -139,6 +137,7 @@ void Define(Napi::Env env, Napi::Object exports, const char* name, BindingFn fn)
 
 #define LANGEVIN_BINDING(fname) static Napi::Value fname(const Napi::CallbackInfo& info)
 
+void RegisterHandles(Napi::Env env, Napi::Object exports);
 void RegisterTensor(Napi::Env env, Napi::Object exports);
 void RegisterCreation(Napi::Env env, Napi::Object exports);
 void RegisterShapeOps(Napi::Env env, Napi::Object exports);
@@ -152,7 +151,7 @@ void RegisterJobs(Napi::Env env, Napi::Object exports);
 
 // Per-environment data (one per main thread / worker_thread).
 struct AddonData {
-  Napi::FunctionReference tensorCtor;
+  TensorTable tensors;
   Napi::FunctionReference generatorCtor;
 };
 AddonData& Data(Napi::Env env);

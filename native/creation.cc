@@ -25,7 +25,7 @@ LANGEVIN_BINDING(Full) {
     auto dtype = ArgOptDtype(info, 2, "dtype", at::kFloat);
     auto device = ArgDevice(info, 3, "device");
     CheckAlloc(shape, dtype, "full");
-    return TensorHandle::Wrap(info.Env(), at::full(shape, value, Opts(dtype, device)));
+    return WrapTensor(info.Env(), at::full(shape, value, Opts(dtype, device)));
   });
 }
 
@@ -35,7 +35,7 @@ LANGEVIN_BINDING(Empty) {
     auto dtype = ArgOptDtype(info, 1, "dtype", at::kFloat);
     auto device = ArgDevice(info, 2, "device");
     CheckAlloc(shape, dtype, "empty");
-    return TensorHandle::Wrap(info.Env(), at::empty(shape, Opts(dtype, device)));
+    return WrapTensor(info.Env(), at::empty(shape, Opts(dtype, device)));
   });
 }
 
@@ -51,7 +51,7 @@ Napi::Value RandomFloat(const Napi::CallbackInfo& info, const char* name) {
     CheckAlloc(shape, dtype, name);
     at::Tensor t = Normal ? at::randn(shape, gen, at::TensorOptions().dtype(DrawDtype(dtype)))
                           : at::rand(shape, gen, at::TensorOptions().dtype(DrawDtype(dtype)));
-    return TensorHandle::Wrap(info.Env(), t.to(device, dtype));
+    return WrapTensor(info.Env(), t.to(device, dtype));
   });
 }
 LANGEVIN_BINDING(Rand) { return RandomFloat<false>(info, "rand"); }
@@ -68,7 +68,7 @@ LANGEVIN_BINDING(Randint) {
     auto device = ArgDevice(info, 5, "device");
     CheckAlloc(shape, dtype, "randint");
     at::Tensor t = at::randint(low, high, shape, gen, at::TensorOptions().dtype(at::kLong));
-    return TensorHandle::Wrap(info.Env(), t.to(device, dtype));
+    return WrapTensor(info.Env(), t.to(device, dtype));
   });
 }
 
@@ -79,7 +79,7 @@ LANGEVIN_BINDING(Randperm) {
     at::Generator gen = ArgGenerator(info, 1, "generator");
     auto device = ArgDevice(info, 2, "device");
     CheckAllocNumel(static_cast<double>(n), at::kLong, "randperm");
-    return TensorHandle::Wrap(info.Env(), at::randperm(n, gen, at::TensorOptions().dtype(at::kLong)).to(device));
+    return WrapTensor(info.Env(), at::randperm(n, gen, at::TensorOptions().dtype(at::kLong)).to(device));
   });
 }
 
@@ -92,7 +92,7 @@ LANGEVIN_BINDING(Bernoulli) {
     at::Tensor pc = p.detach().to(at::kCPU, DrawDtype(p.scalar_type()));
     if (pc.numel() > 0 && (pc.min().item<double>() < 0 || pc.max().item<double>() > 1 || pc.isnan().any().item<bool>()))
       ThrowRange("bernoulli: probabilities must lie in [0, 1]");
-    return TensorHandle::Wrap(info.Env(), at::bernoulli(pc, gen).to(p.device(), p.scalar_type()));
+    return WrapTensor(info.Env(), at::bernoulli(pc, gen).to(p.device(), p.scalar_type()));
   });
 }
 
@@ -135,7 +135,7 @@ LANGEVIN_BINDING(Arange) {
     auto dtype = ArgOptDtype(info, 3, "dtype", at::kFloat);
     auto device = ArgDevice(info, 4, "device");
     CheckAllocNumel(std::ceil((end - start) / step), dtype, "arange");
-    return TensorHandle::Wrap(info.Env(), at::arange(start, end, step, Opts(dtype, device)));
+    return WrapTensor(info.Env(), at::arange(start, end, step, Opts(dtype, device)));
   });
 }
 
@@ -148,7 +148,7 @@ LANGEVIN_BINDING(Linspace) {
     auto device = ArgDevice(info, 4, "device");
     RequireFloat(dtype, "linspace");
     CheckAllocNumel(static_cast<double>(steps), dtype, "linspace");
-    return TensorHandle::Wrap(info.Env(), at::linspace(start, end, steps, Opts(dtype, device)));
+    return WrapTensor(info.Env(), at::linspace(start, end, steps, Opts(dtype, device)));
   });
 }
 
@@ -158,7 +158,7 @@ LANGEVIN_BINDING(Eye) {
     auto dtype = ArgOptDtype(info, 1, "dtype", at::kFloat);
     auto device = ArgDevice(info, 2, "device");
     CheckAllocNumel(static_cast<double>(n) * n, dtype, "eye");
-    return TensorHandle::Wrap(info.Env(), at::eye(n, Opts(dtype, device)));
+    return WrapTensor(info.Env(), at::eye(n, Opts(dtype, device)));
   });
 }
 

@@ -23,6 +23,8 @@ bool Matches(const std::string& msg, const char* pattern) {
   return std::regex_search(msg, std::regex(pattern, std::regex::icase));
 }
 
+JsError ByMessage(const std::string& msg);
+
 JsError FromTorch(const c10::Error& e) {
   std::string msg = Shorten(e.what_without_backtrace());
   if (dynamic_cast<const c10::IndexError*>(&e)) return {ErrKind::Range, msg, "ERR_INDEX"};
@@ -31,7 +33,11 @@ JsError FromTorch(const c10::Error& e) {
   if (dynamic_cast<const c10::NotImplementedError*>(&e)) return {ErrKind::Plain, msg, "ERR_NOT_IMPLEMENTED"};
   if (dynamic_cast<const c10::OutOfMemoryError*>(&e)) return {ErrKind::Plain, msg, "ERR_OUT_OF_MEMORY"};
   if (dynamic_cast<const c10::LinAlgError*>(&e)) return {ErrKind::Plain, msg, "ERR_LINALG"};
-  // Plain c10::Error: classify by what the message is about.
+  return ByMessage(msg);
+}
+
+// Plain c10::Error (and the std::runtime_error some ATen headers throw): classify by subject.
+JsError ByMessage(const std::string& msg) {
   if (Matches(msg, "can't allocate memory|out of memory")) return {ErrKind::Plain, msg, "ERR_OUT_OF_MEMORY"};
   if (Matches(msg, "expected .*device|same device|device type|cuda")) return {ErrKind::Plain, msg, "ERR_DEVICE"};
   if (Matches(msg, "scalar ?type|dtype|not implemented for|expected .*(float|double|long|half|bfloat)"))
@@ -57,7 +63,7 @@ JsError Classify(const std::exception_ptr& ep) {
   } catch (const std::invalid_argument& e) {
     return {ErrKind::Range, Shorten(e.what()), "ERR_OUT_OF_RANGE"};
   } catch (const std::exception& e) {
-    return {ErrKind::Plain, Shorten(e.what()), "ERR_NATIVE"};
+    return ByMessage(Shorten(e.what()));
   } catch (...) {
     return {ErrKind::Plain, "unknown native error", "ERR_NATIVE"};
   }

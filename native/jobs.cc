@@ -1,6 +1,8 @@
 // The async job runner (see jobs.h) and the jobs of the foundation layer.
 #include "jobs.h"
 
+#include <ATen/Parallel.h>
+
 #include <atomic>
 
 namespace langevin {
@@ -18,7 +20,7 @@ struct JobState {
   explicit JobState(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
   std::unique_ptr<Job> job;
   Napi::Promise::Deferred deferred;
-  std::vector<std::pair<Napi::ObjectReference, Access>> locks;
+  std::vector<JobLock> locks;
   std::shared_ptr<std::atomic<bool>> cancelled = std::make_shared<std::atomic<bool>>(false);
   std::exception_ptr error;
   bool wasCancelled = false;
@@ -84,11 +86,13 @@ void Settle(Napi::Env env, void*, JobState* s) {
   std::unique_ptr<JobState> owned(s);
   if (env == nullptr) return;
   Napi::HandleScope scope(env);
-  for (auto& [ref, access] : s->locks) {
-    auto* h = TensorHandle::FromJs(env, ref.Value());
-    if (access == Access::Write) h->writer = false;
-    else h->readers--;
-    ref.Reset();
+  TensorTable& table = Table(env);
+  for (auto& l : s->locks) {
+    Slot* slot = table.Find(l.id);
+    if (!slot) continue;
+    if (l.access == Access::Write) slot->writer = false;
+    else slot->readers--;
+    if (slot->releaseWhenIdle && !slot->writer && slot->readers == 0) table.Release(l.id);
   }
   try {
     if (!s->progressError.IsEmpty()) {
@@ -135,20 +139,21 @@ JobOptions ArgJobOptions(const Napi::CallbackInfo& info, size_t i) {
 
 Napi::Value StartJob(Napi::Env env, std::unique_ptr<Job> job, const std::vector<JobLock>& locks, const JobOptions& opts) {
   // Check every lock before taking any, so a refusal leaves nothing locked.
-  for (auto& l : locks) TensorHandle::FromJs(env, l.handle)->Get(l.access, "job");
+  TensorTable& table = Table(env);
+  for (auto& l : locks) table.Get(l.id, l.access, "job");
   for (size_t a = 0; a < locks.size(); ++a)
     for (size_t b = a + 1; b < locks.size(); ++b)
-      if (locks[a].handle.StrictEquals(locks[b].handle) && (locks[a].access == Access::Write || locks[b].access == Access::Write))
+      if (locks[a].id == locks[b].id && (locks[a].access == Access::Write || locks[b].access == Access::Write))
         ThrowRange("job: the same tensor is passed twice where one of them is written", "ERR_ALIASING");
   auto* s = new JobState(env);
   s->job = std::move(job);
   s->every = opts.progressEvery;
   s->hasProgress = opts.onProgress.IsFunction();
   for (auto& l : locks) {
-    auto* h = TensorHandle::FromJs(env, l.handle);
-    if (l.access == Access::Write) h->writer = true;
-    else h->readers++;
-    s->locks.emplace_back(Napi::Persistent(l.handle.As<Napi::Object>()), l.access);
+    Slot& slot = table.Lookup(l.id, "job");
+    if (l.access == Access::Write) slot.writer = true;
+    else slot.readers++;
+    s->locks.push_back(l);
   }
   Napi::Function cb = s->hasProgress ? opts.onProgress.As<Napi::Function>() : Napi::Function::New(env, [](const Napi::CallbackInfo&) {});
   s->tsfn = Napi::ThreadSafeFunction::New(env, cb, "langevin-progress", 0, 1, s, Settle, static_cast<void*>(nullptr));
@@ -181,6 +186,7 @@ class GaussianLangevinJob : public Job {
   }
   void Metrics(std::vector<std::pair<std::string, double>>& out) override {
     out.emplace_back("energy", (x_ - mean_).square().mean().item<double>() * 0.5 * inv_var_);
+    out.emplace_back("threads", at::get_num_threads());  // what the worker thread actually uses
   }
 
  private:
@@ -213,7 +219,7 @@ LANGEVIN_BINDING(LangevinGaussian) {
     at::Generator gen = ArgGenerator(info, 2, "generator");
     JobOptions opts = ArgJobOptions(info, 3);
     auto job = std::make_unique<GaussianLangevinJob>(x, mean, std, step, noise, static_cast<int64_t>(steps), gen);
-    return StartJob(info.Env(), std::move(job), {{info[0], Access::Write}}, opts);
+    return StartJob(info.Env(), std::move(job), {{info[0].As<Napi::Number>().DoubleValue(), Access::Write}}, opts);
   });
 }
 

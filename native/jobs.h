@@ -22,7 +22,7 @@ class Job {
 };
 
 struct JobLock {
-  Napi::Value handle;  // a NativeTensor
+  double id;  // a tensor id
   Access access;
 };
 

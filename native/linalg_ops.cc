@@ -17,7 +17,7 @@ LANGEVIN_BINDING(Matmul) {
     double rows = a.dim() >= 2 ? static_cast<double>(a.numel() / std::max<int64_t>(k1, 1)) : 1.0;
     double cols = b.dim() >= 2 ? static_cast<double>(b.size(-1)) : 1.0;
     CheckAllocNumel(rows * cols, a.scalar_type(), "matmul");
-    return TensorHandle::Wrap(info.Env(), at::matmul(a, b));
+    return WrapTensor(info.Env(), at::matmul(a, b));
   });
 }
 
@@ -31,7 +31,7 @@ LANGEVIN_BINDING(Cdist) {
     if (a.dim() < 2 || b.dim() < 2) ThrowRange("cdist: inputs need at least 2 dimensions", "ERR_SHAPE");
     CheckAllocNumel(static_cast<double>(a.numel() / std::max<int64_t>(a.size(-1), 1)) * static_cast<double>(b.size(-2)), a.scalar_type(), "cdist");
     // Exact distances (no matmul shortcut): metrics compare them to scipy.
-    return TensorHandle::Wrap(info.Env(), at::cdist(a, b, p, /*compute_mode=*/2));
+    return WrapTensor(info.Env(), at::cdist(a, b, p, /*compute_mode=*/2));
   });
 }
 
@@ -45,8 +45,8 @@ LANGEVIN_BINDING(Eigh) {
     std::string uplo = ArgOptBool(info, 1, "upper", false) ? "U" : "L";
     auto [w, v] = at::linalg_eigh(a, uplo);
     Napi::Array out = Napi::Array::New(info.Env(), 2);
-    out.Set(0u, TensorHandle::Wrap(info.Env(), w));
-    out.Set(1u, TensorHandle::Wrap(info.Env(), v));
+    out.Set(0u, WrapTensor(info.Env(), w));
+    out.Set(1u, WrapTensor(info.Env(), v));
     return out;
   });
 }

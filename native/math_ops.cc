@@ -106,28 +106,31 @@ LANGEVIN_BINDING(UnaryJs) {
     std::string name = ArgString(info, 0, "op");
     auto it = UnaryOps().find(name);
     if (it == UnaryOps().end()) ThrowRange("unknown unary op '" + name + "'");
-    return TensorHandle::Wrap(info.Env(), it->second(ArgTensor(info, 1, "input")));
+    return WrapTensor(info.Env(), it->second(ArgTensor(info, 1, "input")));
   });
 }
 
-// binary(name, a, b): b a tensor (broadcast) or a number.
+// binary(name, a, b): tensors, broadcasting.
 LANGEVIN_BINDING(BinaryJs) {
   return Guard(info, [&]() -> Napi::Value {
     std::string name = ArgString(info, 0, "op");
-    const at::Tensor& a = ArgTensor(info, 1, "input");
-    if (info.Length() > 2 && info[2].IsNumber()) {
-      auto it = ScalarOps().find(name);
-      if (it == ScalarOps().end()) {
-        auto bt = BinaryOps().find(name);
-        if (bt == BinaryOps().end()) ThrowRange("unknown binary op '" + name + "'");
-        at::Tensor b = at::scalar_tensor(info[2].As<Napi::Number>().DoubleValue(), a.options().requires_grad(false));
-        return TensorHandle::Wrap(info.Env(), bt->second(a, b));
-      }
-      return TensorHandle::Wrap(info.Env(), it->second(a, info[2].As<Napi::Number>().DoubleValue()));
-    }
     auto it = BinaryOps().find(name);
     if (it == BinaryOps().end()) ThrowRange("unknown binary op '" + name + "'");
-    return TensorHandle::Wrap(info.Env(), it->second(a, ArgTensor(info, 2, "other")));
+    return WrapTensor(info.Env(), it->second(ArgTensor(info, 1, "input"), ArgTensor(info, 2, "other")));
+  });
+}
+
+// binaryScalar(name, a, s): a tensor and a number (PyTorch's type promotion for Python scalars).
+LANGEVIN_BINDING(BinaryScalarJs) {
+  return Guard(info, [&]() -> Napi::Value {
+    std::string name = ArgString(info, 0, "op");
+    const at::Tensor& a = ArgTensor(info, 1, "input");
+    double s = ArgNumber(info, 2, "scalar");
+    auto it = ScalarOps().find(name);
+    if (it != ScalarOps().end()) return WrapTensor(info.Env(), it->second(a, s));
+    auto bt = BinaryOps().find(name);
+    if (bt == BinaryOps().end()) ThrowRange("unknown binary op '" + name + "'");
+    return WrapTensor(info.Env(), bt->second(a, at::scalar_tensor(s, a.options().requires_grad(false))));
   });
 }
 
@@ -149,7 +152,7 @@ LANGEVIN_BINDING(Clamp) {
     c10::optional<at::Scalar> l, h;
     if (lo) l = *lo;
     if (hi) h = *hi;
-    return TensorHandle::Wrap(info.Env(), at::clamp(t, l, h));
+    return WrapTensor(info.Env(), at::clamp(t, l, h));
   });
 }
 
@@ -205,14 +208,14 @@ LANGEVIN_BINDING(Reduce) {
     } else {
       ThrowRange("unknown reduction '" + name + "'");
     }
-    return TensorHandle::Wrap(info.Env(), r);
+    return WrapTensor(info.Env(), r);
   });
 }
 
 Napi::Value Pair(Napi::Env env, const at::Tensor& a, const at::Tensor& b) {
   Napi::Array out = Napi::Array::New(env, 2);
-  out.Set(0u, TensorHandle::Wrap(env, a));
-  out.Set(1u, TensorHandle::Wrap(env, b));
+  out.Set(0u, WrapTensor(env, a));
+  out.Set(1u, WrapTensor(env, b));
   return out;
 }
 
@@ -240,7 +243,7 @@ Napi::Value ArgExtreme(const Napi::CallbackInfo& info) {
     c10::optional<int64_t> dim;
     if (!IsAbsent(info, 1)) dim = WrapDim(ArgInt(info, 1, "dim"), t.dim(), "dim");
     bool keep = ArgOptBool(info, 2, "keepdim", false);
-    return TensorHandle::Wrap(info.Env(), Max ? at::argmax(t, dim, keep) : at::argmin(t, dim, keep));
+    return WrapTensor(info.Env(), Max ? at::argmax(t, dim, keep) : at::argmin(t, dim, keep));
   });
 }
 LANGEVIN_BINDING(Argmax) { return ArgExtreme<true>(info); }
@@ -276,7 +279,7 @@ LANGEVIN_BINDING(Cumsum) {
   return Guard(info, [&]() -> Napi::Value {
     const at::Tensor& t = ArgTensor(info, 0, "input");
     int64_t dim = WrapDim(ArgInt(info, 1, "dim"), t.dim(), "dim");
-    return TensorHandle::Wrap(info.Env(), t.cumsum(dim));
+    return WrapTensor(info.Env(), t.cumsum(dim));
   });
 }
 
@@ -285,6 +288,7 @@ LANGEVIN_BINDING(Cumsum) {
 void RegisterMathOps(Napi::Env env, Napi::Object exports) {
   Define(env, exports, "unary", UnaryJs);
   Define(env, exports, "binary", BinaryJs);
+  Define(env, exports, "binaryScalar", BinaryScalarJs);
   Define(env, exports, "opNames", OpNames);
   Define(env, exports, "clamp", Clamp);
   Define(env, exports, "reduce", Reduce);

@@ -90,7 +90,7 @@ LANGEVIN_BINDING(Conv2d) {
         p2 = {0, 0};
       }
     }
-    return TensorHandle::Wrap(info.Env(), at::conv2d(in, w, b ? *b : at::Tensor(), stride, p2, dilation, groups));
+    return WrapTensor(info.Env(), at::conv2d(in, w, b ? *b : at::Tensor(), stride, p2, dilation, groups));
   });
 }
 
@@ -102,7 +102,7 @@ LANGEVIN_BINDING(Linear) {
     if (w.dim() != 2) ThrowRange("linear: weight must be 2-d [out, in], got " + ShapeString(w.sizes()), "ERR_SHAPE");
     if (x.dim() < 1 || x.size(-1) != w.size(1))
       ThrowRange("linear: input " + ShapeString(x.sizes()) + " does not end in " + std::to_string(w.size(1)) + " features", "ERR_SHAPE");
-    return TensorHandle::Wrap(info.Env(), at::linear(x, w, b ? *b : at::Tensor()));
+    return WrapTensor(info.Env(), at::linear(x, w, b ? *b : at::Tensor()));
   });
 }
 
@@ -116,7 +116,7 @@ LANGEVIN_BINDING(GroupNorm) {
     double eps = IsAbsent(info, 4) ? 1e-5 : ArgNumber(info, 4, "eps");
     if (x.dim() < 2 || x.size(1) % groups != 0)
       ThrowRange("groupNorm: " + std::to_string(x.dim() < 2 ? 0 : x.size(1)) + " channels cannot be split into " + std::to_string(groups) + " groups", "ERR_SHAPE");
-    return TensorHandle::Wrap(info.Env(), at::group_norm(x, groups, w ? *w : at::Tensor(), b ? *b : at::Tensor(), eps, false));
+    return WrapTensor(info.Env(), at::group_norm(x, groups, w ? *w : at::Tensor(), b ? *b : at::Tensor(), eps, false));
   });
 }
 
@@ -137,7 +137,7 @@ LANGEVIN_BINDING(BatchNorm) {
     if (!training && (!rm || !rv)) ThrowRange("batchNorm: evaluation mode needs running statistics");
     if ((rm.has_value()) != (rv.has_value())) ThrowRange("batchNorm: give both runningMean and runningVar, or neither");
     if (training && x.numel() / x.size(1) <= 1) ThrowRange("batchNorm: training needs more than one value per channel, got " + ShapeString(x.sizes()), "ERR_SHAPE");
-    return TensorHandle::Wrap(info.Env(), at::batch_norm(x, w ? *w : at::Tensor(), b ? *b : at::Tensor(), rm ? *rm : at::Tensor(),
+    return WrapTensor(info.Env(), at::batch_norm(x, w ? *w : at::Tensor(), b ? *b : at::Tensor(), rm ? *rm : at::Tensor(),
                                                          rv ? *rv : at::Tensor(), training, momentum, eps, false));
   });
 }
@@ -150,16 +150,16 @@ LANGEVIN_BINDING(Dropout) {
     bool training = ArgOptBool(info, 2, "training", true);
     at::Generator gen = ArgGenerator(info, 3, "generator");
     if (!(p >= 0 && p <= 1)) ThrowRange("dropout: p must be in [0, 1], got " + std::to_string(p));
-    if (!training || p == 0) return TensorHandle::Wrap(info.Env(), x.alias());
-    if (p == 1) return TensorHandle::Wrap(info.Env(), x * 0);
+    if (!training || p == 0) return WrapTensor(info.Env(), x.alias());
+    if (p == 1) return WrapTensor(info.Env(), x * 0);
     at::Tensor keep = at::empty(x.sizes(), at::TensorOptions().dtype(at::kFloat)).bernoulli_(1 - p, gen);
-    return TensorHandle::Wrap(info.Env(), x * keep.to(x.device(), x.scalar_type()).div_(1 - p));
+    return WrapTensor(info.Env(), x * keep.to(x.device(), x.scalar_type()).div_(1 - p));
   });
 }
 
 LANGEVIN_BINDING(LeakyRelu) {
   return Guard(info, [&]() -> Napi::Value {
-    return TensorHandle::Wrap(info.Env(), at::leaky_relu(ArgTensor(info, 0, "input"), IsAbsent(info, 1) ? 0.01 : ArgNumber(info, 1, "slope")));
+    return WrapTensor(info.Env(), at::leaky_relu(ArgTensor(info, 0, "input"), IsAbsent(info, 1) ? 0.01 : ArgNumber(info, 1, "slope")));
   });
 }
 
@@ -167,7 +167,7 @@ LANGEVIN_BINDING(Softplus) {
   return Guard(info, [&]() -> Napi::Value {
     double beta = IsAbsent(info, 1) ? 1.0 : ArgNumber(info, 1, "beta");
     double threshold = IsAbsent(info, 2) ? 20.0 : ArgNumber(info, 2, "threshold");
-    return TensorHandle::Wrap(info.Env(), at::softplus(ArgTensor(info, 0, "input"), beta, threshold));
+    return WrapTensor(info.Env(), at::softplus(ArgTensor(info, 0, "input"), beta, threshold));
   });
 }
 
@@ -176,7 +176,7 @@ Napi::Value SoftmaxImpl(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
     const at::Tensor& x = ArgTensor(info, 0, "input");
     int64_t dim = WrapDim(IsAbsent(info, 1) ? -1 : ArgInt(info, 1, "dim"), x.dim(), "dim");
-    return TensorHandle::Wrap(info.Env(), Log ? at::log_softmax(x, dim) : at::softmax(x, dim));
+    return WrapTensor(info.Env(), Log ? at::log_softmax(x, dim) : at::softmax(x, dim));
   });
 }
 LANGEVIN_BINDING(Softmax) { return SoftmaxImpl<false>(info); }
@@ -200,7 +200,7 @@ LANGEVIN_BINDING(AvgPool2d) {
     bool ceil = ArgOptBool(info, 4, "ceilMode", false);
     bool countPad = ArgOptBool(info, 5, "countIncludePad", true);
     CheckPool(x, k, p, "avgPool2d");
-    return TensorHandle::Wrap(info.Env(), at::avg_pool2d(x, k, s, p, ceil, countPad));
+    return WrapTensor(info.Env(), at::avg_pool2d(x, k, s, p, ceil, countPad));
   });
 }
 
@@ -214,7 +214,7 @@ LANGEVIN_BINDING(MaxPool2d) {
     auto d = Pair2(info, 4, "dilation", 1, 1);
     bool ceil = ArgOptBool(info, 5, "ceilMode", false);
     CheckPool(x, k, p, "maxPool2d");
-    return TensorHandle::Wrap(info.Env(), at::max_pool2d(x, k, s, p, d, ceil));
+    return WrapTensor(info.Env(), at::max_pool2d(x, k, s, p, d, ceil));
   });
 }
 
@@ -224,7 +224,7 @@ LANGEVIN_BINDING(AdaptiveAvgPool2d) {
     auto size = Pair2(info, 1, "outputSize", 1, 1);
     if (x.dim() != 3 && x.dim() != 4) ThrowRange("adaptiveAvgPool2d: expected a 3-d or 4-d input, got " + ShapeString(x.sizes()), "ERR_SHAPE");
     CheckAllocNumel(static_cast<double>(x.numel() / (x.size(-1) * x.size(-2) + (x.numel() == 0))) * size[0] * size[1], x.scalar_type(), "adaptiveAvgPool2d");
-    return TensorHandle::Wrap(info.Env(), at::adaptive_avg_pool2d(x, size));
+    return WrapTensor(info.Env(), at::adaptive_avg_pool2d(x, size));
   });
 }
 
@@ -241,7 +241,7 @@ LANGEVIN_BINDING(UpsampleNearest) {
     int64_t f = IsAbsent(info, 1) ? 2 : ArgIntIn(info, 1, "scale", 1, 64);
     if (x.dim() != 4) ThrowRange("upsampleNearest: expected a 4-d NCHW input, got " + ShapeString(x.sizes()), "ERR_SHAPE");
     auto size = OutSize(x, {x.size(2) * f, x.size(3) * f}, "upsampleNearest");
-    return TensorHandle::Wrap(info.Env(), at::upsample_nearest2d(x, size));
+    return WrapTensor(info.Env(), at::upsample_nearest2d(x, size));
   });
 }
 
@@ -251,7 +251,7 @@ LANGEVIN_BINDING(ResizeBilinear) {
     const at::Tensor& x = ArgTensor(info, 0, "input");
     auto size = Pair2(info, 1, "size", 1, 1);
     bool align = ArgOptBool(info, 2, "alignCorners", false);
-    return TensorHandle::Wrap(info.Env(), at::upsample_bilinear2d(x, OutSize(x, size, "resizeBilinear"), align));
+    return WrapTensor(info.Env(), at::upsample_bilinear2d(x, OutSize(x, size, "resizeBilinear"), align));
   });
 }
 
@@ -269,7 +269,7 @@ LANGEVIN_BINDING(AttentionJs) {
     CheckAllocNumel(static_cast<double>(q.numel() / q.size(-1)) * k.size(-2), q.scalar_type(), "attention");
     c10::optional<double> s;
     if (scale) s = *scale;
-    return TensorHandle::Wrap(info.Env(), Attention(q, k, v, mask ? c10::optional<at::Tensor>(*mask) : c10::nullopt, s));
+    return WrapTensor(info.Env(), Attention(q, k, v, mask ? c10::optional<at::Tensor>(*mask) : c10::nullopt, s));
   });
 }
 
@@ -298,7 +298,7 @@ LANGEVIN_BINDING(CrossEntropy) {
       if (lo < 0 || hi >= logits.size(1))
         ThrowRange("crossEntropy: target classes must lie in [0, " + std::to_string(logits.size(1)) + "), got " + std::to_string(lo < 0 ? lo : hi), "ERR_INDEX");
     }
-    return TensorHandle::Wrap(info.Env(), at::cross_entropy_loss(logits, target, {}, red, -100, smoothing));
+    return WrapTensor(info.Env(), at::cross_entropy_loss(logits, target, {}, red, -100, smoothing));
   });
 }
 
@@ -307,7 +307,7 @@ LANGEVIN_BINDING(MseLoss) {
     const at::Tensor& a = ArgTensor(info, 0, "input");
     const at::Tensor& b = ArgTensor(info, 1, "target");
     if (a.sizes() != b.sizes()) ThrowRange("mseLoss: shapes differ: " + ShapeString(a.sizes()) + " vs " + ShapeString(b.sizes()), "ERR_SHAPE");
-    return TensorHandle::Wrap(info.Env(), at::mse_loss(a, b, Reduction(info, 2)));
+    return WrapTensor(info.Env(), at::mse_loss(a, b, Reduction(info, 2)));
   });
 }
 
@@ -319,7 +319,7 @@ LANGEVIN_BINDING(TimestepEmbeddingJs) {
     double maxPeriod = IsAbsent(info, 2) ? 10000.0 : ArgNumber(info, 2, "maxPeriod");
     if (t.dim() != 1) ThrowRange("timestepEmbedding: timesteps must be 1-d, got " + ShapeString(t.sizes()), "ERR_SHAPE");
     if (!(maxPeriod > 1)) ThrowRange("timestepEmbedding: maxPeriod must be > 1");
-    return TensorHandle::Wrap(info.Env(), TimestepEmbedding(t, dim, maxPeriod));
+    return WrapTensor(info.Env(), TimestepEmbedding(t, dim, maxPeriod));
   });
 }
 

@@ -120,6 +120,7 @@ LANGEVIN_BINDING(MemoryStats) {
     Napi::Object o = Napi::Object::New(info.Env());
     o.Set("tensors", Napi::Number::New(info.Env(), static_cast<double>(LiveTensors())));
     o.Set("bytes", Napi::Number::New(info.Env(), static_cast<double>(LiveBytes())));
+    o.Set("handles", Napi::Number::New(info.Env(), static_cast<double>(Table(info.Env()).Handles())));
     return o;
   });
 }

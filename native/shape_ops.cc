@@ -7,7 +7,7 @@ namespace {
 
 Napi::Value WrapList(Napi::Env env, const std::vector<at::Tensor>& ts) {
   Napi::Array out = Napi::Array::New(env, ts.size());
-  for (size_t k = 0; k < ts.size(); ++k) out.Set(static_cast<uint32_t>(k), TensorHandle::Wrap(env, ts[k]));
+  for (size_t k = 0; k < ts.size(); ++k) out.Set(static_cast<uint32_t>(k), WrapTensor(env, ts[k]));
   return out;
 }
 
@@ -15,7 +15,7 @@ LANGEVIN_BINDING(Reshape) {
   return Guard(info, [&]() -> Napi::Value {
     const at::Tensor& t = ArgTensor(info, 0, "tensor");
     auto shape = ArgInts(info, 1, "shape");
-    return TensorHandle::Wrap(info.Env(), t.reshape(shape));
+    return WrapTensor(info.Env(), t.reshape(shape));
   });
 }
 
@@ -25,7 +25,7 @@ LANGEVIN_BINDING(Permute) {
     auto dims = ArgInts(info, 1, "dims");
     if (static_cast<int64_t>(dims.size()) != t.dim())
       ThrowRange("permute: got " + std::to_string(dims.size()) + " dims for a tensor of " + std::to_string(t.dim()), "ERR_SHAPE");
-    return TensorHandle::Wrap(info.Env(), t.permute(dims));
+    return WrapTensor(info.Env(), t.permute(dims));
   });
 }
 
@@ -33,29 +33,29 @@ LANGEVIN_BINDING(Transpose) {
   return Guard(info, [&]() -> Napi::Value {
     const at::Tensor& t = ArgTensor(info, 0, "tensor");
     int64_t a = WrapDim(ArgInt(info, 1, "dim0"), t.dim(), "dim0"), b = WrapDim(ArgInt(info, 2, "dim1"), t.dim(), "dim1");
-    return TensorHandle::Wrap(info.Env(), t.transpose(a, b));
+    return WrapTensor(info.Env(), t.transpose(a, b));
   });
 }
 
 LANGEVIN_BINDING(Squeeze) {
   return Guard(info, [&]() -> Napi::Value {
     const at::Tensor& t = ArgTensor(info, 0, "tensor");
-    if (IsAbsent(info, 1)) return TensorHandle::Wrap(info.Env(), t.squeeze());
-    return TensorHandle::Wrap(info.Env(), t.squeeze(WrapDim(ArgInt(info, 1, "dim"), t.dim(), "dim")));
+    if (IsAbsent(info, 1)) return WrapTensor(info.Env(), t.squeeze());
+    return WrapTensor(info.Env(), t.squeeze(WrapDim(ArgInt(info, 1, "dim"), t.dim(), "dim")));
   });
 }
 
 LANGEVIN_BINDING(Unsqueeze) {
   return Guard(info, [&]() -> Napi::Value {
     const at::Tensor& t = ArgTensor(info, 0, "tensor");
-    return TensorHandle::Wrap(info.Env(), t.unsqueeze(WrapDim(ArgInt(info, 1, "dim"), t.dim() + 1, "dim")));
+    return WrapTensor(info.Env(), t.unsqueeze(WrapDim(ArgInt(info, 1, "dim"), t.dim() + 1, "dim")));
   });
 }
 
 LANGEVIN_BINDING(Expand) {
   return Guard(info, [&]() -> Napi::Value {
     const at::Tensor& t = ArgTensor(info, 0, "tensor");
-    return TensorHandle::Wrap(info.Env(), t.expand(ArgInts(info, 1, "shape")));
+    return WrapTensor(info.Env(), t.expand(ArgInts(info, 1, "shape")));
   });
 }
 
@@ -67,7 +67,7 @@ LANGEVIN_BINDING(Repeat) {
     double numel = static_cast<double>(t.numel());
     for (int64_t r : reps) numel *= static_cast<double>(r);
     CheckAllocNumel(numel, t.scalar_type(), "repeat");
-    return TensorHandle::Wrap(info.Env(), t.repeat(reps));
+    return WrapTensor(info.Env(), t.repeat(reps));
   });
 }
 
@@ -83,7 +83,7 @@ LANGEVIN_BINDING(Slice) {
     c10::optional<int64_t> s0, e0;
     if (start) s0 = *start;
     if (end) e0 = *end;
-    return TensorHandle::Wrap(info.Env(), t.slice(dim, s0, e0, step));
+    return WrapTensor(info.Env(), t.slice(dim, s0, e0, step));
   });
 }
 
@@ -96,7 +96,7 @@ LANGEVIN_BINDING(Select) {
     int64_t index = ArgInt(info, 2, "index"), size = t.size(dim);
     if (index < -size || index >= size)
       ThrowRange("select: index " + std::to_string(index) + " is out of range for dimension " + std::to_string(dim) + " of size " + std::to_string(size), "ERR_INDEX");
-    return TensorHandle::Wrap(info.Env(), t.select(dim, index));
+    return WrapTensor(info.Env(), t.select(dim, index));
   });
 }
 
@@ -107,7 +107,7 @@ LANGEVIN_BINDING(Index) {
     auto idx = ArgTensorList(info, 1, "indices");
     c10::List<c10::optional<at::Tensor>> list;
     for (auto& i : idx) list.push_back(i);
-    return TensorHandle::Wrap(info.Env(), at::index(t, list));
+    return WrapTensor(info.Env(), at::index(t, list));
   });
 }
 
@@ -125,7 +125,7 @@ LANGEVIN_BINDING(IndexPut) {
       t.index_put_(list, values, accumulate);
       return info[0];
     }
-    return TensorHandle::Wrap(info.Env(), t.index_put(list, values, accumulate));
+    return WrapTensor(info.Env(), t.index_put(list, values, accumulate));
   });
 }
 
@@ -133,7 +133,16 @@ LANGEVIN_BINDING(Gather) {
   return Guard(info, [&]() -> Napi::Value {
     const at::Tensor& t = ArgTensor(info, 0, "tensor");
     int64_t dim = WrapDim(ArgInt(info, 1, "dim"), t.dim(), "dim");
-    return TensorHandle::Wrap(info.Env(), at::gather(t, dim, ArgTensor(info, 2, "index")));
+    return WrapTensor(info.Env(), at::gather(t, dim, ArgTensor(info, 2, "index")));
+  });
+}
+
+// scatterValue(t, dim, index, value): out-of-place fill at the indexed positions.
+LANGEVIN_BINDING(ScatterValue) {
+  return Guard(info, [&]() -> Napi::Value {
+    const at::Tensor& t = ArgTensor(info, 0, "tensor");
+    int64_t dim = WrapDim(ArgInt(info, 1, "dim"), t.dim(), "dim");
+    return WrapTensor(info.Env(), at::scatter(t, dim, ArgTensor(info, 2, "index"), ArgNumber(info, 3, "value")));
   });
 }
 
@@ -144,12 +153,8 @@ LANGEVIN_BINDING(Scatter) {
     int64_t dim = WrapDim(ArgInt(info, 1, "dim"), t.dim(), "dim");
     const at::Tensor& index = ArgTensor(info, 2, "index");
     bool add = !IsAbsent(info, 4) && ArgString(info, 4, "reduce") == "add";
-    if (info.Length() > 3 && info[3].IsNumber()) {
-      if (add) ThrowRange("scatter: reduce 'add' needs a tensor source");
-      return TensorHandle::Wrap(info.Env(), at::scatter(t, dim, index, info[3].As<Napi::Number>().DoubleValue()));
-    }
     const at::Tensor& src = ArgTensor(info, 3, "src");
-    return TensorHandle::Wrap(info.Env(), add ? at::scatter_add(t, dim, index, src) : at::scatter(t, dim, index, src));
+    return WrapTensor(info.Env(), add ? at::scatter_add(t, dim, index, src) : at::scatter(t, dim, index, src));
   });
 }
 
@@ -157,7 +162,7 @@ LANGEVIN_BINDING(IndexSelect) {
   return Guard(info, [&]() -> Napi::Value {
     const at::Tensor& t = ArgTensor(info, 0, "tensor");
     int64_t dim = WrapDim(ArgInt(info, 1, "dim"), t.dim(), "dim");
-    return TensorHandle::Wrap(info.Env(), at::index_select(t, dim, ArgTensor(info, 2, "index")));
+    return WrapTensor(info.Env(), at::index_select(t, dim, ArgTensor(info, 2, "index")));
   });
 }
 
@@ -166,7 +171,7 @@ LANGEVIN_BINDING(Cat) {
     auto ts = ArgTensorList(info, 0, "tensors");
     if (ts.empty()) ThrowRange("cat: needs at least one tensor", "ERR_SHAPE");
     int64_t dim = WrapDim(IsAbsent(info, 1) ? 0 : ArgInt(info, 1, "dim"), ts[0].dim(), "dim");
-    return TensorHandle::Wrap(info.Env(), at::cat(ts, dim));
+    return WrapTensor(info.Env(), at::cat(ts, dim));
   });
 }
 
@@ -175,7 +180,7 @@ LANGEVIN_BINDING(Stack) {
     auto ts = ArgTensorList(info, 0, "tensors");
     if (ts.empty()) ThrowRange("stack: needs at least one tensor", "ERR_SHAPE");
     int64_t dim = WrapDim(IsAbsent(info, 1) ? 0 : ArgInt(info, 1, "dim"), ts[0].dim() + 1, "dim");
-    return TensorHandle::Wrap(info.Env(), at::stack(ts, dim));
+    return WrapTensor(info.Env(), at::stack(ts, dim));
   });
 }
 
@@ -205,7 +210,7 @@ LANGEVIN_BINDING(Pad) {
       if (out[d] < 0) ThrowRange("pad: negative padding removes more than dimension " + std::to_string(d) + " holds", "ERR_SHAPE");
     }
     CheckAlloc(out, t.scalar_type(), "pad");
-    if (mode == "constant") return TensorHandle::Wrap(info.Env(), at::constant_pad_nd(t, pads, value));
+    if (mode == "constant") return WrapTensor(info.Env(), at::constant_pad_nd(t, pads, value));
     size_t k = pads.size() / 2;
     if (mode != "reflect" && mode != "replicate") ThrowRange("pad: mode must be 'constant', 'reflect' or 'replicate', got '" + mode + "'");
     if (t.dim() != static_cast<int64_t>(k) + 1 && t.dim() != static_cast<int64_t>(k) + 2)
@@ -220,7 +225,7 @@ LANGEVIN_BINDING(Pad) {
     at::Tensor r;
     if (mode == "reflect") r = k == 1 ? at::reflection_pad1d(t, pads) : k == 2 ? at::reflection_pad2d(t, pads) : at::reflection_pad3d(t, pads);
     else r = k == 1 ? at::replication_pad1d(t, pads) : k == 2 ? at::replication_pad2d(t, pads) : at::replication_pad3d(t, pads);
-    return TensorHandle::Wrap(info.Env(), r);
+    return WrapTensor(info.Env(), r);
   });
 }
 
@@ -229,7 +234,7 @@ LANGEVIN_BINDING(Flip) {
     const at::Tensor& t = ArgTensor(info, 0, "tensor");
     auto dims = ArgInts(info, 1, "dims");
     for (auto& d : dims) d = WrapDim(d, t.dim(), "dim");
-    return TensorHandle::Wrap(info.Env(), t.flip(dims));
+    return WrapTensor(info.Env(), t.flip(dims));
   });
 }
 
@@ -238,8 +243,8 @@ LANGEVIN_BINDING(Where) {
     const at::Tensor& cond = ArgTensor(info, 0, "condition");
     if (cond.scalar_type() != at::kBool) ThrowType("where: condition must be a bool tensor");
     const at::Tensor& a = ArgTensor(info, 1, "input");
-    if (info.Length() > 2 && info[2].IsNumber()) return TensorHandle::Wrap(info.Env(), at::where(cond, a, info[2].As<Napi::Number>().DoubleValue()));
-    return TensorHandle::Wrap(info.Env(), at::where(cond, a, ArgTensor(info, 2, "other")));
+    if (ArgOptBool(info, 3, "otherIsScalar", false)) return WrapTensor(info.Env(), at::where(cond, a, ArgNumber(info, 2, "other")));
+    return WrapTensor(info.Env(), at::where(cond, a, ArgTensor(info, 2, "other")));
   });
 }
 
@@ -259,6 +264,7 @@ void RegisterShapeOps(Napi::Env env, Napi::Object exports) {
   Define(env, exports, "indexPut", IndexPut);
   Define(env, exports, "gather", Gather);
   Define(env, exports, "scatter", Scatter);
+  Define(env, exports, "scatterValue", ScatterValue);
   Define(env, exports, "indexSelect", IndexSelect);
   Define(env, exports, "cat", Cat);
   Define(env, exports, "stack", Stack);

@@ -66,7 +66,7 @@ LANGEVIN_BINDING(FromArray) {
     at::Tensor t = at::empty(shape, at::TensorOptions().dtype(source));
     if (t.numel() > 0) std::memcpy(t.data_ptr(), data, t.nbytes());
     if (target && *target != source) t = t.to(*target);
-    return TensorHandle::Wrap(info.Env(), std::move(t));
+    return WrapTensor(info.Env(), std::move(t));
   });
 }
 
@@ -106,20 +106,20 @@ LANGEVIN_BINDING(To) {
     at::ScalarType dtype = ArgOptDtype(info, 1, "dtype", t.scalar_type());
     at::Device device = IsAbsent(info, 2) ? t.device() : ArgDevice(info, 2, "device");
     bool copy = ArgOptBool(info, 3, "copy", false);
-    return TensorHandle::Wrap(info.Env(), t.to(device, dtype, /*non_blocking=*/false, copy));
+    return WrapTensor(info.Env(), t.to(device, dtype, /*non_blocking=*/false, copy));
   });
 }
 
 LANGEVIN_BINDING(Clone) {
-  return Guard(info, [&]() -> Napi::Value { return TensorHandle::Wrap(info.Env(), ArgTensor(info, 0, "tensor").clone()); });
+  return Guard(info, [&]() -> Napi::Value { return WrapTensor(info.Env(), ArgTensor(info, 0, "tensor").clone()); });
 }
 
 LANGEVIN_BINDING(Detach) {
-  return Guard(info, [&]() -> Napi::Value { return TensorHandle::Wrap(info.Env(), ArgTensor(info, 0, "tensor").detach()); });
+  return Guard(info, [&]() -> Napi::Value { return WrapTensor(info.Env(), ArgTensor(info, 0, "tensor").detach()); });
 }
 
 LANGEVIN_BINDING(Contiguous) {
-  return Guard(info, [&]() -> Napi::Value { return TensorHandle::Wrap(info.Env(), ArgTensor(info, 0, "tensor").contiguous()); });
+  return Guard(info, [&]() -> Napi::Value { return WrapTensor(info.Env(), ArgTensor(info, 0, "tensor").contiguous()); });
 }
 
 LANGEVIN_BINDING(IsContiguous) {
@@ -148,14 +148,13 @@ LANGEVIN_BINDING(FillInPlace) {
   });
 }
 
-// addInPlace(t, other, alpha): t += alpha * other (other may be a number)
+// addInPlace(t, other, alpha): t += alpha * other; addScalarInPlace(t, s): t += s
 LANGEVIN_BINDING(AddInPlace) {
   return Guard(info, [&]() -> Napi::Value {
     at::Tensor& dst = ArgTensor(info, 0, "target", Access::Write);
     double alpha = IsAbsent(info, 2) ? 1.0 : ArgNumber(info, 2, "alpha");
     at::NoGradGuard ng;
-    if (info.Length() > 1 && info[1].IsNumber()) dst.add_(info[1].As<Napi::Number>().DoubleValue() * alpha);
-    else dst.add_(ArgTensor(info, 1, "other"), alpha);
+    dst.add_(ArgTensor(info, 1, "other"), alpha);
     return info[0];
   });
 }
@@ -164,8 +163,27 @@ LANGEVIN_BINDING(MulInPlace) {
   return Guard(info, [&]() -> Napi::Value {
     at::Tensor& dst = ArgTensor(info, 0, "target", Access::Write);
     at::NoGradGuard ng;
-    if (info.Length() > 1 && info[1].IsNumber()) dst.mul_(info[1].As<Napi::Number>().DoubleValue());
-    else dst.mul_(ArgTensor(info, 1, "other"));
+    dst.mul_(ArgTensor(info, 1, "other"));
+    return info[0];
+  });
+}
+
+LANGEVIN_BINDING(AddScalarInPlace) {
+  return Guard(info, [&]() -> Napi::Value {
+    at::Tensor& dst = ArgTensor(info, 0, "target", Access::Write);
+    double s = ArgNumber(info, 1, "scalar");
+    at::NoGradGuard ng;
+    dst.add_(s);
+    return info[0];
+  });
+}
+
+LANGEVIN_BINDING(MulScalarInPlace) {
+  return Guard(info, [&]() -> Napi::Value {
+    at::Tensor& dst = ArgTensor(info, 0, "target", Access::Write);
+    double s = ArgNumber(info, 1, "scalar");
+    at::NoGradGuard ng;
+    dst.mul_(s);
     return info[0];
   });
 }
@@ -196,6 +214,8 @@ void RegisterTensor(Napi::Env env, Napi::Object exports) {
   Define(env, exports, "fillInPlace", FillInPlace);
   Define(env, exports, "addInPlace", AddInPlace);
   Define(env, exports, "mulInPlace", MulInPlace);
+  Define(env, exports, "addScalarInPlace", AddScalarInPlace);
+  Define(env, exports, "mulScalarInPlace", MulScalarInPlace);
   Define(env, exports, "setRequiresGrad", SetRequiresGrad);
 }
 

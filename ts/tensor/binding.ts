@@ -4,17 +4,12 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The native tensor handle (an opaque C++ object holding one at::Tensor). */
-export interface NativeTensor {
-  shape(): number[];
-  dtype(): string;
-  device(): string;
-  numel(): number;
-  dim(): number;
-  requiresGrad(): boolean;
-  isDisposed(): boolean;
-  dispose(): void;
-}
+/**
+ * A native tensor id: a number naming a slot in the addon's tensor table (see native/common.h).
+ * dispose() frees the slot at once; forgotten ids are released by the Tensor class's
+ * FinalizationRegistry.
+ */
+export type NativeTensor = number;
 
 export interface NativeGenerator {
   manualSeed(seed: number): void;
@@ -35,8 +30,17 @@ type Ints = number | number[];
 
 /** The addon's functions, as bound in native/*.cc. Argument checks happen natively too. */
 export interface NativeBinding {
-  NativeTensor: new () => NativeTensor;
   NativeGenerator: new (seed?: number) => NativeGenerator;
+  // handle.cc
+  shape(t: T): number[];
+  dtype(t: T): string;
+  device(t: T): string;
+  numel(t: T): number;
+  requiresGrad(t: T): boolean;
+  isDisposed(t: T): boolean;
+  dispose(t: T): void;
+  release(t: T): void;
+  handleCount(): number;
   // tensor.cc
   fromArray(data: ArrayBufferView, shape: number[], dtype?: string): T;
   toArray(t: T): Float32Array | Float64Array | Uint16Array | BigInt64Array | Int32Array | Uint8Array;
@@ -48,8 +52,10 @@ export interface NativeBinding {
   isContiguous(t: T): boolean;
   copyInPlace(t: T, src: T): T;
   fillInPlace(t: T, v: number): T;
-  addInPlace(t: T, other: T | number, alpha?: number): T;
-  mulInPlace(t: T, other: T | number): T;
+  addInPlace(t: T, other: T, alpha?: number): T;
+  mulInPlace(t: T, other: T): T;
+  addScalarInPlace(t: T, s: number): T;
+  mulScalarInPlace(t: T, s: number): T;
   setRequiresGrad(t: T, on: boolean): T;
   // creation.cc
   full(shape: number[], value: number, dtype?: Opt<string>, device?: Opt<string>): T;
@@ -77,17 +83,19 @@ export interface NativeBinding {
   index(t: T, indices: T[]): T;
   indexPut(t: T, indices: T[], values: T, accumulate?: boolean, inPlace?: boolean): T;
   gather(t: T, dim: number, index: T): T;
-  scatter(t: T, dim: number, index: T, src: T | number, reduce?: string): T;
+  scatter(t: T, dim: number, index: T, src: T, reduce?: string): T;
+  scatterValue(t: T, dim: number, index: T, value: number): T;
   indexSelect(t: T, dim: number, index: T): T;
   cat(ts: T[], dim?: number): T;
   stack(ts: T[], dim?: number): T;
   split(t: T, sizes: number[], dim?: number): T[];
   pad(t: T, pads: number[], mode?: string, value?: number): T;
   flip(t: T, dims: number[]): T;
-  where(cond: T, a: T, b: T | number): T;
+  where(cond: T, a: T, b: T | number, otherIsScalar?: boolean): T;
   // math_ops.cc
   unary(op: string, t: T): T;
-  binary(op: string, a: T, b: T | number): T;
+  binary(op: string, a: T, b: T): T;
+  binaryScalar(op: string, a: T, s: number): T;
   opNames(): { unary: string[]; binary: string[] };
   clamp(t: T, min?: Opt<number>, max?: Opt<number>): T;
   reduce(op: string, t: T, dims?: Opt<number[]>, keepdim?: boolean, extra?: number): T;
@@ -135,7 +143,7 @@ export interface NativeBinding {
   getNumThreads(): number;
   setAllocationLimit(bytes: number): void;
   getAllocationLimit(): number;
-  memoryStats(): { tensors: number; bytes: number };
+  memoryStats(): { tensors: number; bytes: number; handles: number };
   setGradEnabled(on: boolean): boolean;
   isGradEnabled(): boolean;
   setDeterministic(on: boolean): void;

@@ -145,7 +145,8 @@ export function stack(tensors: Tensor[], dim = 0): Tensor {
 }
 /** Elementwise choice: condition ? a : b. */
 export function where(condition: Tensor, a: Tensor, b: Tensor | number): Tensor {
-  return new Tensor(native.where(condition.native, a.native, typeof b === 'number' ? b : b.native));
+  if (typeof b === 'number') return new Tensor(native.where(condition.native, a.native, b, true));
+  return new Tensor(native.where(condition.native, a.native, b.native));
 }
 export function matmul(a: Tensor, b: Tensor): Tensor {
   return a.matmul(b);

@@ -35,8 +35,11 @@ export function getNumThreads(): number {
   return native.getNumThreads();
 }
 
-/** Live JS-visible tensors and the bytes of their distinct storages. */
-export function memory(): { tensors: number; bytes: number } {
+/**
+ * Live tensors (not disposed), the bytes of their distinct storages (views share), and the
+ * tensor-table slots in use in this thread.
+ */
+export function memory(): { tensors: number; bytes: number; handles: number } {
   return native.memoryStats();
 }
 

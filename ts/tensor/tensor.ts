@@ -34,45 +34,46 @@ function shapeArgs(args: (number | number[])[]): number[] {
   return args.length === 1 && Array.isArray(args[0]) ? args[0] : (args as number[]);
 }
 
-function h(x: Tensor | number): NativeTensor | number {
-  return typeof x === 'number' ? x : x.native;
-}
+// Tensors the program forgets without dispose() are released after garbage collection.
+const finalizer = new FinalizationRegistry<NativeTensor>((id) => native.release(id));
 
 export class Tensor {
-  /** The native handle. Internal: use the methods. */
+  /** The native tensor id. Internal: use the methods. */
   readonly native: NativeTensor;
   #shape: readonly number[] | undefined;
+  #dtype: DType | undefined;
 
-  /** Wraps a native handle; every op result passes through here (so scopes can track it). */
-  constructor(handle: NativeTensor) {
-    this.native = handle;
+  /** Wraps a native id; every op result passes through here (so scopes can track it). */
+  constructor(id: NativeTensor) {
+    this.native = id;
+    finalizer.register(this, id, this);
     track(this);
   }
 
   // ---- metadata ----------------------------------------------------------------------------
   get shape(): readonly number[] {
-    return (this.#shape ??= Object.freeze(this.native.shape()));
+    return (this.#shape ??= Object.freeze(native.shape(this.native)));
   }
   get dtype(): DType {
-    return this.native.dtype() as DType;
+    return (this.#dtype ??= native.dtype(this.native) as DType);
   }
   get device(): Device {
-    return this.native.device() as Device;
+    return native.device(this.native) as Device;
   }
   get ndim(): number {
     return this.shape.length;
   }
   get numel(): number {
-    return this.native.numel();
+    return native.numel(this.native);
   }
   get isDisposed(): boolean {
-    return this.native.isDisposed();
+    return native.isDisposed(this.native);
   }
   get isLeaf(): boolean {
     return native.isLeaf(this.native);
   }
   get requiresGrad(): boolean {
-    return this.native.requiresGrad();
+    return native.requiresGrad(this.native);
   }
   set requiresGrad(on: boolean) {
     native.setRequiresGrad(this.native, on);
@@ -96,7 +97,8 @@ export class Tensor {
   // ---- memory ------------------------------------------------------------------------------
   /** Frees the native memory now. Idempotent. Throws if an async job is using the tensor. */
   dispose(): void {
-    this.native.dispose();
+    native.dispose(this.native);
+    finalizer.unregister(this);
   }
   [Symbol.dispose](): void {
     this.dispose();
@@ -114,7 +116,7 @@ export class Tensor {
     try {
       return native.toArray(t) as Float32Array;
     } finally {
-      t.dispose();
+      native.dispose(t);
     }
   }
   toFloat64Array(): Float64Array {
@@ -123,7 +125,7 @@ export class Tensor {
     try {
       return native.toArray(t) as Float64Array;
     } finally {
-      t.dispose();
+      native.dispose(t);
     }
   }
   /** Nested JS arrays of numbers (for small tensors, printing and tests). */
@@ -248,7 +250,8 @@ export class Tensor {
     return new Tensor(native.gather(this.native, dim, index.native));
   }
   scatter(dim: number, index: Tensor, src: Tensor | number): Tensor {
-    return new Tensor(native.scatter(this.native, dim, index.native, h(src)));
+    if (typeof src === 'number') return new Tensor(native.scatterValue(this.native, dim, index.native, src));
+    return new Tensor(native.scatter(this.native, dim, index.native, src.native));
   }
   scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor {
     return new Tensor(native.scatter(this.native, dim, index.native, src.native, 'add'));
@@ -281,17 +284,18 @@ export class Tensor {
     return new Tensor(native.unary(op, this.native));
   }
   #binary(op: string, other: Tensor | number): Tensor {
-    return new Tensor(native.binary(op, this.native, h(other)));
+    if (typeof other === 'number') return new Tensor(native.binaryScalar(op, this.native, other));
+    return new Tensor(native.binary(op, this.native, other.native));
   }
   /** this + alpha·other (broadcasting). */
   add(other: Tensor | number, alpha = 1): Tensor {
     if (alpha === 1) return this.#binary('add', other);
     if (typeof other === 'number') return this.#binary('add', other * alpha);
-    const scaled = native.binary('mul', other.native, alpha);
+    const scaled = native.binaryScalar('mul', other.native, alpha);
     try {
       return new Tensor(native.binary('add', this.native, scaled));
     } finally {
-      scaled.dispose();
+      native.dispose(scaled);
     }
   }
   sub(other: Tensor | number): Tensor {
@@ -513,15 +517,16 @@ export class Tensor {
   }
   /** this += alpha·other, outside autograd (for optimizers and updates). */
   add_(other: Tensor | number, alpha = 1): this {
-    native.addInPlace(this.native, h(other), alpha);
+    if (typeof other === 'number') native.addScalarInPlace(this.native, other * alpha);
+    else native.addInPlace(this.native, other.native, alpha);
     return this;
   }
-  sub_(other: Tensor | number): this {
-    native.addInPlace(this.native, h(other), -1);
-    return this;
+  sub_(other: Tensor | number, alpha = 1): this {
+    return this.add_(other, -alpha);
   }
   mul_(other: Tensor | number): this {
-    native.mulInPlace(this.native, h(other));
+    if (typeof other === 'number') native.mulScalarInPlace(this.native, other);
+    else native.mulInPlace(this.native, other.native);
     return this;
   }
 
