@@ -40,7 +40,9 @@ const cmakeJs = join(dirname(require.resolve('cmake-js/package.json')), 'bin', '
 const args = [cmakeJs, 'compile', '--directory', root];
 if (process.env.LANGEVIN_PARALLEL) args.push('--parallel', process.env.LANGEVIN_PARALLEL);
 const quiet = !process.env.LANGEVIN_VERBOSE_BUILD;
-const run = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', stdio: quiet ? 'pipe' : 'inherit' });
+// ccache: hash paths relative to the package so clones and installs elsewhere hit the same cache.
+const env = { CCACHE_BASEDIR: root, CCACHE_NOHASHDIR: 'true', ...process.env };
+const run = spawnSync(process.execPath, args, { cwd: root, env, encoding: 'utf8', stdio: quiet ? 'pipe' : 'inherit' });
 if (run.status !== 0) {
   if (quiet) {
     // Show the compiler's complaint, not the whole log.
