@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+// Benchmark harness: langevin vs the PyTorch reference, interleaved in one invocation.
+//
+// For each thread count, one long-lived worker per side is started (libtorch loads once). For each
+// row, pairs alternate the order (L,P then P,L …); each side runs warm-up iterations, then timed
+// iterations, and reports per-iteration wall times and its CPU share = CPU time ÷ (wall × threads).
+// Pairs where either side's share is below --min-share are discarded and counted.
+//
+//   node bench/run.mjs [--rows a,b] [--threads 1,2] [--pairs 5] [--iters 10] [--json out.json]
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import os from 'node:os';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const { values } = parseArgs({
+  options: {
+    rows: { type: 'string', default: 'ops' },
+    threads: { type: 'string', default: '1,2' },
+    pairs: { type: 'string', default: '5' },
+    iters: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '3' },
+    'min-share': { type: 'string', default: '0.9' },
+    json: { type: 'string' },
+    python: { type: 'string', default: '/usr/bin/python3' },
+  },
+});
+
+class Worker {
+  constructor(cmd, args, name) {
+    this.name = name;
+    this.proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.lines = createInterface({ input: this.proc.stdout });
+    this.waiting = [];
+    this.lines.on('line', (l) => this.waiting.shift()?.(l));
+  }
+  ask(msg) {
+    return new Promise((resolve, reject) => {
+      this.waiting.push((l) => {
+        const r = JSON.parse(l);
+        if (r.error) reject(new Error(`${this.name}: ${r.error}`));
+        else resolve(r);
+      });
+      this.proc.stdin.write(JSON.stringify(msg) + '\n');
+    });
+  }
+  close() {
+    this.proc.stdin.end();
+  }
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+const threadCounts = values.threads.split(',').map(Number);
+const pairs = Number(values.pairs);
+const minShare = Number(values['min-share']);
+const results = [];
+for (const threads of threadCounts) {
+  const L = new Worker(process.execPath, [join(here, 'workers', 'langevin.mjs'), String(threads)], 'langevin');
+  const P = new Worker(values.python, [join(here, 'ref', 'worker.py'), String(threads)], 'pytorch');
+  const rowsL = (await L.ask({ cmd: 'rows', group: values.rows })).rows;
+  for (const row of rowsL) {
+    const kept = { langevin: [], pytorch: [] };
+    let discarded = 0;
+    for (let p = 0; p < pairs; p++) {
+      const msg = { cmd: 'run', row, iters: Number(values.iters), warmup: Number(values.warmup) };
+      const order = p % 2 === 0 ? [L, P] : [P, L];
+      const out = {};
+      for (const w of order) out[w.name] = await w.ask(msg);
+      const shares = [out.langevin.share, out.pytorch.share];
+      if (shares.some((s) => s < minShare)) {
+        discarded++;
+        continue;
+      }
+      kept.langevin.push(out.langevin);
+      kept.pytorch.push(out.pytorch);
+    }
+    const summary = (side) => {
+      const meds = kept[side].map((r) => median(r.times));
+      return meds.length ? { median: median(meds), min: Math.min(...meds), max: Math.max(...meds), share: median(kept[side].map((r) => r.share)) } : null;
+    };
+    const r = { row, threads, pairs, kept: kept.langevin.length, discarded, langevin: summary('langevin'), pytorch: summary('pytorch') };
+    r.ratio = r.langevin && r.pytorch ? r.langevin.median / r.pytorch.median : null;
+    results.push(r);
+    const f = (s) => (s ? `${s.median.toFixed(3)} ms [${s.min.toFixed(3)}–${s.max.toFixed(3)}] share ${s.share.toFixed(2)}` : 'n/a');
+    console.error(`${row} @${threads}t: langevin ${f(r.langevin)} | pytorch ${f(r.pytorch)} | ratio ${r.ratio?.toFixed(3) ?? 'n/a'} (${r.kept} kept, ${discarded} discarded)`);
+  }
+  L.close();
+  P.close();
+}
+
+console.log(`\n| row | threads | langevin ms (median [min–max]) | PyTorch ms (median [min–max]) | ratio | pairs kept/discarded |`);
+console.log(`|---|---|---|---|---|---|`);
+for (const r of results) {
+  const f = (s) => (s ? `${s.median.toFixed(3)} [${s.min.toFixed(3)}–${s.max.toFixed(3)}]` : 'n/a');
+  console.log(`| ${r.row} | ${r.threads} | ${f(r.langevin)} | ${f(r.pytorch)} | ${r.ratio ? r.ratio.toFixed(3) + '×' : 'n/a'} | ${r.kept}/${r.discarded} |`);
+}
+if (values.json) {
+  const meta = { date: new Date().toISOString(), host: os.hostname(), cpus: os.cpus()[0]?.model, cores: os.cpus().length, load: os.loadavg(), args: values };
+  writeFileSync(values.json, JSON.stringify({ meta, results }, null, 2));
+}

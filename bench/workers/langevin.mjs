@@ -1,0 +1,47 @@
+// langevin side of bench/run.mjs: reads {cmd} lines on stdin, answers one JSON line each.
+import { createInterface } from 'node:readline';
+import { setNumThreads } from '../../dist/index.js';
+import { rows } from '../rows.mjs';
+
+const threads = Number(process.argv[2] ?? 1);
+setNumThreads(threads);
+
+function cpuMs() {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+function run(name, iters, warmup) {
+  const row = rows[name];
+  if (!row) throw new Error(`unknown row ${name}`);
+  const state = row.setup();
+  try {
+    for (let i = 0; i < warmup; i++) row.step(state);
+    const times = [];
+    const c0 = cpuMs();
+    const w0 = performance.now();
+    for (let i = 0; i < iters; i++) {
+      const t0 = performance.now();
+      row.step(state);
+      times.push(performance.now() - t0);
+    }
+    const wall = performance.now() - w0;
+    return { times, share: (cpuMs() - c0) / (wall * threads) };
+  } finally {
+    row.teardown?.(state);
+  }
+}
+
+for await (const line of createInterface({ input: process.stdin })) {
+  const msg = JSON.parse(line);
+  try {
+    if (msg.cmd === 'rows') {
+      const names = Object.keys(rows).filter((n) => msg.group === 'all' || msg.group.split(',').some((g) => n === g || rows[n].group === g));
+      process.stdout.write(JSON.stringify({ rows: names }) + '\n');
+    } else {
+      process.stdout.write(JSON.stringify(run(msg.row, msg.iters, msg.warmup)) + '\n');
+    }
+  } catch (e) {
+    process.stdout.write(JSON.stringify({ error: String(e?.message ?? e) }) + '\n');
+  }
+}
