@@ -81,7 +81,11 @@ LANGEVIN_BINDING(BuildInfo) {
     cpu.Set("avx2", Napi::Boolean::New(env, __builtin_cpu_supports("avx2")));
     cpu.Set("avx512f", Napi::Boolean::New(env, __builtin_cpu_supports("avx512f")));
     cpu.Set("avx512bf16", Napi::Boolean::New(env, __builtin_cpu_supports("avx512bf16")));
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
     cpu.Set("amxBf16", Napi::Boolean::New(env, __builtin_cpu_supports("amx-bf16")));
+#else
+    cpu.Set("amxBf16", Napi::Boolean::New(env, false));  // older compilers cannot ask
+#endif
     cpu.Set("cores", Napi::Number::New(env, static_cast<double>(sysconf(_SC_NPROCESSORS_ONLN))));
     o.Set("cpu", cpu);
     o.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
