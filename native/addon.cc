@@ -36,6 +36,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterGenerator(env, exports);
   RegisterRuntime(env, exports);
   RegisterJobs(env, exports);
+  RegisterPrograms(env, exports);
   return exports;
 }
 

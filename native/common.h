@@ -148,10 +148,12 @@ void RegisterAutograd(Napi::Env env, Napi::Object exports);
 void RegisterGenerator(Napi::Env env, Napi::Object exports);
 void RegisterRuntime(Napi::Env env, Napi::Object exports);
 void RegisterJobs(Napi::Env env, Napi::Object exports);
+void RegisterPrograms(Napi::Env env, Napi::Object exports);
 
 // Per-environment data (one per main thread / worker_thread).
 struct AddonData {
   TensorTable tensors;
+  Napi::FunctionReference programCtor;
   Napi::FunctionReference generatorCtor;
 };
 AddonData& Data(Napi::Env env);

@@ -2,6 +2,7 @@
 // pooling, resampling, attention and losses.
 #include "common.h"
 #include "nn_ops.h"
+#include "blocks.h"
 
 #include <torch/version.h>
 
@@ -151,9 +152,7 @@ LANGEVIN_BINDING(Dropout) {
     at::Generator gen = ArgGenerator(info, 3, "generator");
     if (!(p >= 0 && p <= 1)) ThrowRange("dropout: p must be in [0, 1], got " + std::to_string(p));
     if (!training || p == 0) return WrapTensor(info.Env(), x.alias());
-    if (p == 1) return WrapTensor(info.Env(), x * 0);
-    at::Tensor keep = at::empty(x.sizes(), at::TensorOptions().dtype(at::kFloat)).bernoulli_(1 - p, gen);
-    return WrapTensor(info.Env(), x * keep.to(x.device(), x.scalar_type()).div_(1 - p));
+    return WrapTensor(info.Env(), langevin::Dropout(x, p, training, gen));
   });
 }
 

@@ -1,2 +1,10 @@
 export * as functional from './functional.js';
 export * as F from './functional.js';
+export { Module, StateDictError, type StateDict, type LoadOptions } from './module.js';
+export { Conv2d, Linear, GroupNorm, BatchNorm2d, Dropout, Identity, Sequential, type Init, type Conv2dConfig, type LinearConfig } from './layers.js';
+export { TimestepEmbedding, ResBlock, AttnBlock, Downsample, Upsample, WrnBlock, ModuleList, type NormKind } from './blocks.js';
+export { UNet, type UNetConfig } from './unet.js';
+export { WideResNet, type WideResNetConfig } from './wideresnet.js';
+export { Program, type BlockSpec, type Compilable } from './program.js';
+export { presets, unet, wideResNet, modelFromPreset, type PresetName } from './presets.js';
+export { macsPerSample } from './macs.js';

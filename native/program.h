@@ -1,0 +1,49 @@
+// Whole-model native execution: a model compiles (in TypeScript) to a typed block program — a list
+// of blocks over a skip stack — whose parameters are the same tensors the TypeScript Module holds
+// (referenced by id, so locks and dispose checks apply). One forward is one native call.
+#pragma once
+#include "common.h"
+
+#include <string>
+
+namespace langevin {
+
+enum class BlockKind { TimeEmbed, Conv, ResBlock, Attn, Downsample, Upsample, NormAct, WrnBlock, Pool, Linear };
+
+struct Block {
+  BlockKind kind;
+  std::vector<double> params;  // tensor ids; -1 = absent
+  std::vector<bool> mutated;   // params written in training (batch-norm running stats)
+  std::vector<int64_t> ints;
+  std::vector<double> floats;
+  bool pushAfter = false;      // push the block's output on the skip stack
+  bool popConcat = false;      // concatenate the popped skip to the input (channels) first
+};
+
+// A block with its tensors looked up, ready to run on any thread.
+struct ResolvedBlock {
+  const Block* block;
+  std::vector<at::Tensor> t;
+};
+
+class ProgramHandle : public Napi::ObjectWrap<ProgramHandle> {
+ public:
+  static Napi::Function DefineClass(Napi::Env env);
+  explicit ProgramHandle(const Napi::CallbackInfo& info);
+  const std::vector<Block>& blocks() const { return blocks_; }
+  bool needsTime() const;
+
+ private:
+  std::vector<Block> blocks_;
+};
+
+// Looks up every parameter (ERR_DISPOSED / ERR_BUSY as for any tensor argument).
+std::vector<ResolvedBlock> Resolve(Napi::Env env, const ProgramHandle& p, bool training);
+
+// Runs the program: x [N, C, H, W], t [N] (int64/float timesteps) or undefined.
+at::Tensor RunProgram(const std::vector<ResolvedBlock>& blocks, const at::Tensor& x, const c10::optional<at::Tensor>& t, bool training,
+                      at::Generator& gen);
+
+ProgramHandle* ArgProgram(const Napi::CallbackInfo& info, size_t i);
+
+}  // namespace langevin

@@ -1,0 +1,58 @@
+// Block programs: how a built model runs whole in one native call (see native/program.h).
+import { native } from '../tensor/binding.js';
+import type { Generator } from '../tensor/generator.js';
+import { Tensor } from '../tensor/tensor.js';
+import type { Module } from './module.js';
+
+/** One block of a program. Params are the module's own tensors (undefined = absent). */
+export interface BlockSpec {
+  kind: 'temb' | 'conv' | 'resblock' | 'attn' | 'downsample' | 'upsample' | 'normact' | 'wrnblock' | 'pool' | 'linear';
+  params: (Tensor | undefined)[];
+  /** Indices of params written in training mode (batch-norm running statistics). */
+  mutated?: number[];
+  ints: number[];
+  floats: number[];
+  /** Push the output on the skip stack. */
+  push?: boolean;
+  /** Concatenate the popped skip (channel dim) before the block. */
+  pop?: boolean;
+}
+
+/** A module that can describe itself as blocks. */
+export interface Compilable {
+  blocks(): BlockSpec[];
+}
+
+interface NativeProgram {
+  readonly __brand: 'NativeProgram';
+}
+
+/** A compiled program, rebuilt when the module's parameters are replaced (Module.to). */
+export class Program {
+  #native: NativeProgram | undefined;
+  #version = -1;
+  constructor(private readonly module: Module & Compilable) {}
+
+  get native(): NativeProgram {
+    if (!this.#native || this.#version !== this.module.version) {
+      const specs = this.module.blocks().map((b) => ({
+        kind: b.kind,
+        params: b.params.map((p) => (p ? p.native : -1)),
+        mutated: b.mutated ?? [],
+        ints: b.ints,
+        floats: b.floats,
+        push: b.push ?? false,
+        pop: b.pop ?? false,
+      }));
+      this.#native = new (native as unknown as { NativeProgram: new (b: unknown[]) => NativeProgram }).NativeProgram(specs);
+      this.#version = this.module.version;
+    }
+    return this.#native;
+  }
+
+  /** One forward through the whole program, one native call. */
+  forward(x: Tensor, t: Tensor | undefined, training: boolean, generator?: Generator): Tensor {
+    const run = native as unknown as { programForward(p: NativeProgram, x: number, t: number | undefined, training: boolean, g: unknown): number };
+    return new Tensor(run.programForward(this.native, x.native, t?.native, training, generator?.native));
+  }
+}
