@@ -90,6 +90,37 @@ LANGEVIN_BINDING(ToArray) {
   });
 }
 
+// fromBytes(uint8array, shape, dtype): raw little-endian element bytes (safetensors, checkpoints).
+LANGEVIN_BINDING(FromBytes) {
+  return Guard(info, [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+      ThrowType("fromBytes: argument 0 (bytes) must be a Uint8Array");
+    auto arr = info[0].As<Napi::Uint8Array>();
+    std::vector<int64_t> shape = ArgShape(info, 1, "shape");
+    at::ScalarType dtype = ArgDtype(info, 2, "dtype");
+    double numel = 1;
+    for (int64_t s : shape) numel *= static_cast<double>(s);
+    double want = numel * static_cast<double>(c10::elementSize(dtype));
+    if (want != static_cast<double>(arr.ByteLength()))
+      ThrowRange("fromBytes: " + std::string(DtypeName(dtype)) + " " + ShapeString(shape) + " needs " + std::to_string(static_cast<int64_t>(want)) +
+                 " bytes, got " + std::to_string(arr.ByteLength()), "ERR_SHAPE");
+    CheckAlloc(shape, dtype, "fromBytes");
+    at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dtype));
+    if (t.nbytes() > 0) std::memcpy(t.data_ptr(), arr.Data(), t.nbytes());
+    return WrapTensor(info.Env(), std::move(t));
+  });
+}
+
+// toBytes(t): the elements' raw bytes in row-major order (CPU copy).
+LANGEVIN_BINDING(ToBytes) {
+  return Guard(info, [&]() -> Napi::Value {
+    at::Tensor t = ArgTensor(info, 0, "tensor").detach().to(at::kCPU).contiguous();
+    auto out = Napi::Uint8Array::New(info.Env(), t.nbytes());
+    if (t.nbytes() > 0) std::memcpy(out.Data(), t.data_ptr(), t.nbytes());
+    return out;
+  });
+}
+
 LANGEVIN_BINDING(Item) {
   return Guard(info, [&]() -> Napi::Value {
     at::Tensor& t = ArgTensor(info, 0, "tensor");
@@ -204,6 +235,8 @@ LANGEVIN_BINDING(SetRequiresGrad) {
 void RegisterTensor(Napi::Env env, Napi::Object exports) {
   Define(env, exports, "fromArray", FromArray);
   Define(env, exports, "toArray", ToArray);
+  Define(env, exports, "fromBytes", FromBytes);
+  Define(env, exports, "toBytes", ToBytes);
   Define(env, exports, "item", Item);
   Define(env, exports, "to", To);
   Define(env, exports, "clone", Clone);

@@ -4,3 +4,4 @@
  */
 export * from './tensor/index.js';
 export * as nn from './nn/index.js';
+export * as io from './io/index.js';

@@ -3,12 +3,16 @@
 import { parseArgs } from 'node:util';
 import { buildInfo } from '../tensor/index.js';
 import { runDemo } from './demo.js';
+import { modelInfo } from './model.js';
 
 const usage = `langevin <command> [options]
 
 Commands:
   demo            a short end-to-end run on this machine (smoke test until the DDPM demo lands)
   info [--json]   libtorch / CUDA / cuDNN versions, threads and CPU features of this build
+  model info <preset|weights.safetensors> [--json]
+                  parameter count, MACs per sample and config (presets: ddpmCifar10, ddpm256,
+                  ddpmSmall, ddpmTiny, wrn28-10, wrn10-2)
 
 Options:
   -h, --help      this text`;
@@ -34,6 +38,13 @@ async function main(argv: string[]): Promise<number> {
         console.log(`threads ${info.threads}, CPU: ${Object.entries(info.cpu).filter(([, v]) => v === true).map(([k]) => k).join(', ')}, cores ${info.cpu.cores}`);
       }
       return 0;
+    }
+    case 'model': {
+      if (positionals[1] !== 'info') {
+        console.error(`langevin: unknown model command '${positionals[1] ?? ''}' (try: langevin model info ddpmCifar10)`);
+        return 1;
+      }
+      return modelInfo(positionals[2], !!values.json, (s) => process.stdout.write(s));
     }
     case 'demo': {
       const ac = new AbortController();

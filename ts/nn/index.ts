@@ -8,3 +8,5 @@ export { WideResNet, type WideResNetConfig } from './wideresnet.js';
 export { Program, type BlockSpec, type Compilable } from './program.js';
 export { presets, unet, wideResNet, modelFromPreset, type PresetName } from './presets.js';
 export { macsPerSample } from './macs.js';
+export { loadModel, saveDiffusers, loadDiffusers } from './weights.js';
+export { toDiffusersKey, fromDiffusersKey, toDiffusers, fromDiffusers, toDiffusersConfig, fromDiffusersConfig, isDiffusersLayout } from './diffusers.js';

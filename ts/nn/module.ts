@@ -2,6 +2,7 @@
 import { noGrad } from '../tensor/autograd.js';
 import type { Device, DType } from '../tensor/dtype.js';
 import { Tensor } from '../tensor/tensor.js';
+import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 
 export type StateDict = Map<string, Tensor>;
 
@@ -112,6 +113,37 @@ export abstract class Module {
         if (s) t.copy_(s);
       }
     });
+  }
+
+  /**
+   * Writes the state dict as safetensors (PyTorch-compatible names), with the model's config in
+   * `__metadata__` so loadModel() can rebuild it. Atomic: readers never see a partial file.
+   */
+  async saveWeights(path: string, metadata: Record<string, string> = {}): Promise<void> {
+    await writeSafetensors(path, this.stateDict(), { format: 'pt', ...this.describe(), ...metadata });
+  }
+
+  /** Loads safetensors weights (other layouts this model knows, e.g. diffusers', are translated). */
+  async loadWeights(path: string, opts: LoadOptions = {}): Promise<void> {
+    const { tensors } = await readSafetensors(path);
+    let translated: StateDict | undefined;
+    try {
+      translated = this.translateKeys(tensors);
+      this.loadStateDict(translated, opts);
+    } finally {
+      for (const t of tensors.values()) t.dispose();
+      for (const t of translated?.values() ?? []) t.dispose(); // views made by the translation
+    }
+  }
+
+  /** Metadata describing how to rebuild this model (kind and config); empty for plain modules. */
+  describe(): Record<string, string> {
+    return {};
+  }
+
+  /** Maps foreign state-dict keys to this module's names; identity unless a model knows a layout. */
+  translateKeys(sd: StateDict): StateDict {
+    return sd;
   }
 
   train(on = true): this {

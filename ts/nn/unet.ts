@@ -4,7 +4,8 @@ import type { Tensor } from '../tensor/tensor.js';
 import * as F from './functional.js';
 import { AttnBlock, Downsample, ModuleList, ResBlock, TimestepEmbedding, Upsample, concatSkip } from './blocks.js';
 import { Conv2d, GroupNorm } from './layers.js';
-import { Module } from './module.js';
+import { Module, type StateDict } from './module.js';
+import { fromDiffusers, isDiffusersLayout } from './diffusers.js';
 import { Program, type BlockSpec, type Compilable } from './program.js';
 
 export interface UNetConfig {
@@ -204,6 +205,15 @@ export class UNet extends Module implements Compilable {
       if (level.resample) h = level.resample.forward(h);
     }
     return this.conv_out.forward(F.silu(this.norm_out.forward(h)));
+  }
+
+  override describe(): Record<string, string> {
+    return { 'langevin.kind': 'unet', 'langevin.config': JSON.stringify(this.config) };
+  }
+
+  /** Accepts the diffusers UNet2DModel layout (current and legacy attention names) as well. */
+  override translateKeys(sd: StateDict): StateDict {
+    return isDiffusersLayout(sd) ? fromDiffusers(sd, this.config.channelMult.length) : sd;
   }
 
   blocks(): BlockSpec[] {

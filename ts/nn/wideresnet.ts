@@ -127,6 +127,10 @@ export class WideResNet extends Module implements Compilable {
     return this.class_output.forward(h);
   }
 
+  override describe(): Record<string, string> {
+    return { 'langevin.kind': 'wrn', 'langevin.config': JSON.stringify(this.config) };
+  }
+
   blocks(): BlockSpec[] {
     const out: BlockSpec[] = [convSpec(this.f.conv1)];
     for (const layer of this.f.layers) for (const b of layer.layers) out.push((b as WrnBlock).spec());

@@ -44,6 +44,8 @@ export interface NativeBinding {
   // tensor.cc
   fromArray(data: ArrayBufferView, shape: number[], dtype?: string): T;
   toArray(t: T): Float32Array | Float64Array | Uint16Array | BigInt64Array | Int32Array | Uint8Array;
+  fromBytes(bytes: Uint8Array, shape: number[], dtype: string): T;
+  toBytes(t: T): Uint8Array;
   item(t: T): number | boolean;
   to(t: T, dtype?: Opt<string>, device?: Opt<string>, copy?: boolean): T;
   clone(t: T): T;

@@ -67,6 +67,11 @@ export function tensor(data: AnyTypedArray | NestedNumbers, shape?: readonly num
   return t;
 }
 
+/** A tensor from raw little-endian element bytes (copied). */
+export function fromBytes(bytes: Uint8Array, shape: readonly number[], dtype: DType): Tensor {
+  return new Tensor(native.fromBytes(bytes, [...shape], dtype));
+}
+
 export function full(shape: readonly number[], value: number, opts: CreateOptions = {}): Tensor {
   return new Tensor(native.full([...shape], value, opts.dtype, opts.device));
 }

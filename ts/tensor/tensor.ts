@@ -109,6 +109,10 @@ export class Tensor {
   toArray(): AnyTypedArray {
     return native.toArray(this.native);
   }
+  /** The raw little-endian bytes of the elements in row-major order (a copy). */
+  toBytes(): Uint8Array {
+    return native.toBytes(this.native);
+  }
   /** The elements as float32 or float64 numbers (converting other dtypes). */
   toFloat32Array(): Float32Array {
     if (this.dtype === 'float32') return native.toArray(this.native) as Float32Array;

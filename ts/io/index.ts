@@ -1,0 +1,2 @@
+export { readSafetensors, writeSafetensors, decodeSafetensors, encodeSafetensors, parseHeader, SafetensorsError, MAX_HEADER_BYTES, type Loaded, type TensorInfo } from './safetensors.js';
+export { writeFileAtomic, writeFileAtomicSync } from './atomic.js';
