@@ -163,6 +163,11 @@ at::Device ArgDevice(const Napi::CallbackInfo& info, size_t i, const char* name)
   ThrowRange(Where(i, name) + ": bad device '" + s + "' (use 'cpu', 'cuda' or 'cuda:N')", "ERR_DEVICE");
 }
 
+at::Scalar ScalarOf(double v) {
+  if (std::isfinite(v) && std::floor(v) == v && std::fabs(v) < 9007199254740992.0) return at::Scalar(static_cast<int64_t>(v));
+  return at::Scalar(v);
+}
+
 int64_t WrapDim(int64_t dim, int64_t ndim, const char* name) {
   int64_t n = ndim == 0 ? 1 : ndim;
   if (dim < -n || dim >= n)

@@ -110,6 +110,10 @@ at::ScalarType ArgOptDtype(const Napi::CallbackInfo& info, size_t i, const char*
 at::Device ArgDevice(const Napi::CallbackInfo& info, size_t i, const char* name);  // absent = cpu
 at::Generator ArgGenerator(const Napi::CallbackInfo& info, size_t i, const char* name);  // absent = default
 
+// A JS number as a Scalar: integral values become int64 (so int tensors stay int, as with Python
+// ints in PyTorch), others double.
+at::Scalar ScalarOf(double v);
+
 // Normalises a possibly negative dim against `ndim`; RangeError when out of range.
 int64_t WrapDim(int64_t dim, int64_t ndim, const char* name);
 

@@ -127,7 +127,7 @@ LANGEVIN_BINDING(BinaryScalarJs) {
     const at::Tensor& a = ArgTensor(info, 1, "input");
     double s = ArgNumber(info, 2, "scalar");
     auto it = ScalarOps().find(name);
-    if (it != ScalarOps().end()) return WrapTensor(info.Env(), it->second(a, s));
+    if (it != ScalarOps().end()) return WrapTensor(info.Env(), it->second(a, ScalarOf(s)));
     auto bt = BinaryOps().find(name);
     if (bt == BinaryOps().end()) ThrowRange("unknown binary op '" + name + "'");
     return WrapTensor(info.Env(), bt->second(a, at::scalar_tensor(s, a.options().requires_grad(false))));

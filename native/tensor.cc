@@ -202,7 +202,7 @@ LANGEVIN_BINDING(MulInPlace) {
 LANGEVIN_BINDING(AddScalarInPlace) {
   return Guard(info, [&]() -> Napi::Value {
     at::Tensor& dst = ArgTensor(info, 0, "target", Access::Write);
-    double s = ArgNumber(info, 1, "scalar");
+    at::Scalar s = ScalarOf(ArgNumber(info, 1, "scalar"));
     at::NoGradGuard ng;
     dst.add_(s);
     return info[0];
@@ -212,7 +212,7 @@ LANGEVIN_BINDING(AddScalarInPlace) {
 LANGEVIN_BINDING(MulScalarInPlace) {
   return Guard(info, [&]() -> Napi::Value {
     at::Tensor& dst = ArgTensor(info, 0, "target", Access::Write);
-    double s = ArgNumber(info, 1, "scalar");
+    at::Scalar s = ScalarOf(ArgNumber(info, 1, "scalar"));
     at::NoGradGuard ng;
     dst.mul_(s);
     return info[0];

@@ -244,10 +244,11 @@ def parity(src, dst):
     y = model(x, tensors['input.t']) if kind == 'unet' else model(x)
     loss = (y * tensors['input.upstream']).sum()
     names = [n for n, _ in model.named_parameters()]
-    grads = torch.autograd.grad(loss, [x] + [p for _, p in model.named_parameters()])
+    grads = torch.autograd.grad(loss, [x] + [p for _, p in model.named_parameters()], allow_unused=True)
     out = {'output': y, 'grad.input': grads[0]}
     for n, g in zip(names, grads[1:]):
-        out['grad.model.' + n] = g
+        if g is not None:  # unused heads (official checkpoints) get no gradient
+            out['grad.model.' + n] = g
     for n, b in model.named_buffers():
         out['buffer.' + n] = b
     safetensors_io.write(dst, out)

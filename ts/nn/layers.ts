@@ -36,17 +36,22 @@ export interface Conv2dConfig {
 
 export class Conv2d extends Module {
   readonly config: Required<Omit<Conv2dConfig, 'generator' | 'init'>>;
-  readonly weight: Tensor;
-  readonly bias: Tensor | undefined;
   constructor(c: Conv2dConfig) {
     super();
     requirePositiveInt(c.inChannels, 'Conv2d inChannels');
     requirePositiveInt(c.outChannels, 'Conv2d outChannels');
     requirePositiveInt(c.kernel, 'Conv2d kernel');
     this.config = { inChannels: c.inChannels, outChannels: c.outChannels, kernel: c.kernel, stride: c.stride ?? 1, padding: c.padding ?? 0, bias: c.bias ?? true };
-    this.weight = this.param('weight', zeros([c.outChannels, c.inChannels, c.kernel, c.kernel]));
-    this.bias = this.param('bias', this.config.bias ? zeros([c.outChannels]) : undefined);
-    initWeight(this.weight, this.bias, c.init ?? 'torch', c.generator);
+    const w = this.param('weight', zeros([c.outChannels, c.inChannels, c.kernel, c.kernel]));
+    const b = this.param('bias', this.config.bias ? zeros([c.outChannels]) : undefined);
+    initWeight(w, b, c.init ?? 'torch', c.generator);
+  }
+  // Getters, not fields: Module.to() replaces the tensors.
+  get weight(): Tensor {
+    return this.own('weight')!;
+  }
+  get bias(): Tensor | undefined {
+    return this.own('bias');
   }
   /** Padding as [top, bottom, left, right]. */
   get pads(): [number, number, number, number] {
