@@ -45,3 +45,61 @@ for (const [bwd, suffix] of [[false, 'fwd'], [true, 'fwd+bwd']]) {
   rows[`groupnorm 256ch@16² b8 ${suffix}`] = opRow('ops', gn(256, 16), gnFn, bwd);
   rows[`attention 256ch 256tok b8 ${suffix}`] = opRow('ops', attn(), attnFn, bwd);
 }
+
+// ---- whole models (issue: models) -----------------------------------------------------------
+import { Generator as Gen, normal_, uniform_, noGrad, randint, grad } from '../dist/index.js';
+
+/** Full-scale random weights (the DDPM init is ~1e-10 in places, which can hit denormal paths). */
+function randomize(model, seed) {
+  const r = new Gen(seed);
+  noGrad(() => {
+    for (const [name, p] of model.namedParameters()) {
+      if (p.ndim >= 2) normal_(p, 0, 1 / Math.sqrt(p.numel / p.shape[0]), r);
+      else if (name.endsWith('weight')) uniform_(p, 0.5, 1.5, r);
+      else normal_(p, 0, 0.1, r);
+    }
+  });
+  return model;
+}
+
+function modelRow({ preset, batch, mode, training = false }) {
+  return {
+    group: 'models',
+    setup() {
+      const model = randomize(nn.modelFromPreset(preset), 1);
+      model.train(training);
+      const { inChannels: c, resolution: r } = model.config;
+      const x = randn([batch, c, r, r], { generator: g });
+      const t = randint(0, 1000, [batch], { generator: g });
+      return { model, x, t, isUnet: model instanceof nn.UNet };
+    },
+    step({ model, x, t, isUnet }) {
+      tidy(() => {
+        if (mode === 'fwd') {
+          noGrad(() => (isUnet ? model.forward(x, t) : model.forward(x)));
+        } else if (mode === 'fwd+bwd') {
+          const y = isUnet ? model.forward(x, t) : model.forward(x);
+          y.square().mean().backward();
+          for (const p of model.parameters()) p.zeroGrad();
+        } else {
+          // forward + input gradient of the JEM energy (parameters keep requiresGrad, as in SGLD)
+          const xi = x.detach().requiresGrad_();
+          const e = model.forward(xi).logsumexp(1).sum();
+          grad(e, xi);
+        }
+      });
+    },
+    teardown({ model, x, t }) {
+      model.dispose();
+      dispose([x, t]);
+    },
+  };
+}
+
+rows['ddpmCifar10 b8 fwd'] = modelRow({ preset: 'ddpmCifar10', batch: 8, mode: 'fwd' });
+rows['ddpmCifar10 b8 fwd+bwd'] = modelRow({ preset: 'ddpmCifar10', batch: 8, mode: 'fwd+bwd' });
+rows['ddpmCifar10 b8 fwd+bwd train (dropout)'] = modelRow({ preset: 'ddpmCifar10', batch: 8, mode: 'fwd+bwd', training: true });
+rows['wrn28-10 b8 fwd+input-grad'] = modelRow({ preset: 'wrn28-10', batch: 8, mode: 'input-grad' });
+rows['ddpmSmall b64 fwd'] = modelRow({ preset: 'ddpmSmall', batch: 64, mode: 'fwd' });
+rows['ddpmSmall b64 fwd+bwd'] = modelRow({ preset: 'ddpmSmall', batch: 64, mode: 'fwd+bwd' });
+rows['ddpm256 b1 fwd'] = { ...modelRow({ preset: 'ddpm256', batch: 1, mode: 'fwd' }), group: 'big' };

@@ -56,6 +56,61 @@ for bwd, suffix in [(False, 'fwd'), (True, 'fwd+bwd')]:
     ROWS[f'attention 256ch 256tok b8 {suffix}'] = op_row(attn(), attention, bwd)
 
 
+sys.path.insert(0, __file__.rsplit('/', 1)[0])
+import models  # noqa: E402
+
+PRESETS = {
+    'ddpmCifar10': ('unet', dict(inChannels=3, resolution=32, channels=128, channelMult=[1, 2, 2, 2], numResBlocks=2, attnResolutions=[16], dropout=0.1)),
+    'ddpm256': ('unet', dict(inChannels=3, resolution=256, channels=128, channelMult=[1, 1, 2, 2, 4, 4], numResBlocks=2, attnResolutions=[16], dropout=0.0)),
+    'ddpmSmall': ('unet', dict(inChannels=1, outChannels=1, resolution=32, channels=64, channelMult=[1, 2, 2], numResBlocks=2, attnResolutions=[16], dropout=0.1)),
+    'wrn28-10': ('wrn', dict(depth=28, widen=10, classes=10, inChannels=3, resolution=32)),
+}
+
+
+def model_row(preset, batch, mode, training=False):
+    kind, cfg = PRESETS[preset]
+
+    def setup():
+        m = models.build(kind, cfg)
+        with torch.no_grad():  # full-scale random weights, as the langevin side
+            for name, p in m.named_parameters():
+                if p.dim() >= 2:
+                    p.normal_(0, 1 / math.sqrt(p[0].numel()), generator=g)
+                elif name.endswith('weight'):
+                    p.uniform_(0.5, 1.5, generator=g)
+                else:
+                    p.normal_(0, 0.1, generator=g)
+        m.train(training)
+        c, r = cfg['inChannels'], cfg['resolution']
+        x = torch.randn(batch, c, r, r, generator=g)
+        t = torch.randint(0, 1000, (batch,), generator=g)
+        return m, x, t
+
+    def step(state):
+        m, x, t = state
+        fwd = (lambda inp: m(inp, t)) if kind == 'unet' else m
+        if mode == 'fwd':
+            with torch.no_grad():
+                fwd(x)
+        elif mode == 'fwd+bwd':
+            fwd(x).square().mean().backward()
+            for p in m.parameters():
+                p.grad = None
+        else:
+            xi = x.detach().requires_grad_(True)
+            torch.autograd.grad(fwd(xi).logsumexp(1).sum(), [xi])
+    return setup, step
+
+
+ROWS['ddpmCifar10 b8 fwd'] = model_row('ddpmCifar10', 8, 'fwd')
+ROWS['ddpmCifar10 b8 fwd+bwd'] = model_row('ddpmCifar10', 8, 'fwd+bwd')
+ROWS['ddpmCifar10 b8 fwd+bwd train (dropout)'] = model_row('ddpmCifar10', 8, 'fwd+bwd', training=True)
+ROWS['wrn28-10 b8 fwd+input-grad'] = model_row('wrn28-10', 8, 'input-grad')
+ROWS['ddpmSmall b64 fwd'] = model_row('ddpmSmall', 64, 'fwd')
+ROWS['ddpmSmall b64 fwd+bwd'] = model_row('ddpmSmall', 64, 'fwd+bwd')
+ROWS['ddpm256 b1 fwd'] = model_row('ddpm256', 1, 'fwd')
+
+
 def run(name, iters, warmup):
     setup, step = ROWS[name]
     state = setup()
