@@ -6,7 +6,12 @@
 // iterations, and reports per-iteration wall times and its CPU share = CPU time ÷ (wall × threads).
 // Pairs where either side's share is below --min-share are discarded and counted.
 //
-//   node bench/run.mjs [--rows a,b] [--threads 1,2] [--pairs 5] [--iters 10] [--json out.json]
+// Both sides get the same glibc malloc settings (langevin sets M_MMAP_THRESHOLD 32 MB and
+// M_TRIM_THRESHOLD 64 MB itself; the python side gets them through MALLOC_*_ variables) — with
+// glibc's defaults PyTorch pays ~2,000 page faults per 3×3 conv at 128ch@32² (~20% of its time).
+// --python-malloc default leaves python on glibc's defaults instead.
+//
+//   node bench/run.mjs [--rows a,b] [--threads 1,2] [--pairs 5] [--iters 10] [--min-ms 300] [--json out.json]
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { writeFileSync } from 'node:fs';
@@ -26,13 +31,15 @@ const { values } = parseArgs({
     'min-share': { type: 'string', default: '0.9' },
     json: { type: 'string' },
     python: { type: 'string', default: '/usr/bin/python3' },
+    'python-malloc': { type: 'string', default: 'matched' },
+    'min-ms': { type: 'string', default: '300' },
   },
 });
 
 class Worker {
-  constructor(cmd, args, name) {
+  constructor(cmd, args, name, env = process.env) {
     this.name = name;
-    this.proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'], env });
     this.lines = createInterface({ input: this.proc.stdout });
     this.waiting = [];
     this.lines.on('line', (l) => this.waiting.shift()?.(l));
@@ -64,13 +71,14 @@ const minShare = Number(values['min-share']);
 const results = [];
 for (const threads of threadCounts) {
   const L = new Worker(process.execPath, [join(here, 'workers', 'langevin.mjs'), String(threads)], 'langevin');
-  const P = new Worker(values.python, [join(here, 'ref', 'worker.py'), String(threads)], 'pytorch');
+  const pyEnv = values['python-malloc'] === 'default' ? process.env : { ...process.env, MALLOC_MMAP_THRESHOLD_: String(32 << 20), MALLOC_TRIM_THRESHOLD_: String(64 << 20) };
+  const P = new Worker(values.python, [join(here, 'ref', 'worker.py'), String(threads)], 'pytorch', pyEnv);
   const rowsL = (await L.ask({ cmd: 'rows', group: values.rows })).rows;
   for (const row of rowsL) {
     const kept = { langevin: [], pytorch: [] };
     let discarded = 0;
     for (let p = 0; p < pairs; p++) {
-      const msg = { cmd: 'run', row, iters: Number(values.iters), warmup: Number(values.warmup) };
+      const msg = { cmd: 'run', row, iters: Number(values.iters), warmup: Number(values.warmup), minMs: Number(values['min-ms']) };
       const order = p % 2 === 0 ? [L, P] : [P, L];
       const out = {};
       for (const w of order) out[w.name] = await w.ask(msg);

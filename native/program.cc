@@ -1,6 +1,7 @@
 #include "program.h"
 
 #include "blocks.h"
+#include "jobs.h"
 #include "generator.h"
 #include "nn_ops.h"
 
@@ -237,6 +238,48 @@ LANGEVIN_BINDING(ProgramForward) {
   });
 }
 
+// One forward on a worker thread (inference: no autograd graph). The program's parameters and the
+// inputs are locked for reading while it runs, so JS cannot change or dispose them underneath.
+class ProgramForwardJob : public Job {
+ public:
+  ProgramForwardJob(std::vector<ResolvedBlock> blocks, at::Tensor x, c10::optional<at::Tensor> t, at::Generator gen)
+      : blocks_(std::move(blocks)), x_(std::move(x)), t_(std::move(t)), gen_(std::move(gen)) {}
+  int64_t Steps() const override { return 1; }
+  void Step(int64_t) override { out_ = RunProgram(blocks_, x_, t_, false, gen_); }
+  Napi::Value Result(Napi::Env env) override { return WrapTensor(env, out_); }
+
+ private:
+  std::vector<ResolvedBlock> blocks_;
+  at::Tensor x_, out_;
+  c10::optional<at::Tensor> t_;
+  at::Generator gen_;
+};
+
+// programForwardAsync(program, x, t?, generator?, jobOptions?) -> { promise, cancel }
+LANGEVIN_BINDING(ProgramForwardAsync) {
+  return Guard(info, [&]() -> Napi::Value {
+    ProgramHandle* p = ArgProgram(info, 0);
+    const at::Tensor& x = ArgTensor(info, 1, "input");
+    auto t = ArgOptTensor(info, 2, "timesteps");
+    at::Generator gen = ArgGenerator(info, 3, "generator");
+    JobOptions opts = ArgJobOptions(info, 4);
+    if (x.dim() != 4) ThrowRange("model input must be [N, C, H, W], got " + ShapeString(x.sizes()), "ERR_SHAPE");
+    auto blocks = Resolve(info.Env(), *p, false);
+    std::vector<JobLock> locks = {{info[1].As<Napi::Number>().DoubleValue(), Access::Read}};
+    if (t) locks.push_back({info[2].As<Napi::Number>().DoubleValue(), Access::Read});
+    std::vector<double> seen;
+    for (auto& b : p->blocks())
+      for (double id : b.params)
+        if (id >= 0 && std::find(seen.begin(), seen.end(), id) == seen.end()) {
+          seen.push_back(id);
+          locks.push_back({id, Access::Read});
+        }
+    c10::optional<at::Tensor> tt;
+    if (t) tt = *t;
+    return StartJob(info.Env(), std::make_unique<ProgramForwardJob>(std::move(blocks), x, tt, gen), locks, opts);
+  });
+}
+
 }  // namespace
 
 void RegisterPrograms(Napi::Env env, Napi::Object exports) {
@@ -244,6 +287,7 @@ void RegisterPrograms(Napi::Env env, Napi::Object exports) {
   ProgramCtor(env) = Napi::Persistent(ctor);
   exports.Set("NativeProgram", ctor);
   Define(env, exports, "programForward", ProgramForward);
+  Define(env, exports, "programForwardAsync", ProgramForwardAsync);
 }
 
 }  // namespace langevin

@@ -297,6 +297,49 @@ t.test('modules: to(dtype) rebuilds the program; disposed and busy parameters ar
   m.dispose();
 });
 
+t.test('foreign safetensors (written by PyTorch) load with equal values in every dtype', { skip: !process.env.CI && why ? why : false }, async (t) => {
+  const p = join(dir, 'torch-dtypes.safetensors');
+  const r = spawnSync(PYTHON, ['bench/ref/dtype_file.py', p], { encoding: 'utf8' });
+  t.equal(r.status, 0, `writer ran ${r.stderr.slice(-300)}`);
+  const { tensors, metadata } = await io.readSafetensors(p);
+  t.match(metadata.writer, /^torch /);
+  const base = Array.from({ length: 12 }, (_, i) => (i - 6) / 4);
+  for (const [name, dtype] of [['f64', 'float64'], ['f32', 'float32'], ['bf16', 'bfloat16'], ['f16', 'float16']] as const) {
+    t.equal(tensors.get(name)!.dtype, dtype, `${name} is ${dtype}`);
+    t.same(Array.from(tensors.get(name)!.toFloat64Array()), base, `${name} values`);
+  }
+  t.same(Array.from(tensors.get('i64')!.toFloat64Array()), base.map((v) => v * 4), 'i64 values');
+  t.same(Array.from(tensors.get('i32')!.toFloat64Array()), base.map((v) => v * 4), 'i32 values');
+  t.same(Array.from(tensors.get('u8')!.toFloat64Array()), base.map((v) => v * 4 + 6), 'u8 values');
+  t.same(Array.from(tensors.get('bool')!.toFloat64Array()), base.map((v) => (v > 0 ? 1 : 0)), 'bool values');
+  t.same(tensors.get('empty')!.shape, [0, 3], 'empty tensor');
+  t.same(tensors.get('scalar')!.shape, [], '0-d tensor');
+  t.equal(tensors.get('scalar')!.item(), 2.5);
+  // and back: langevin's file read by PyTorch's reader gives the same bytes
+  const back = join(dir, 'langevin-dtypes.safetensors');
+  await io.writeSafetensors(back, tensors);
+  const check = spawnSync(PYTHON, ['-c', `import sys; sys.path.insert(0, 'bench/ref'); import safetensors_io as s; a,_=s.read(${JSON.stringify(p)}); b,_=s.read(${JSON.stringify(back)}); import torch; print(all(torch.equal(a[k], b[k]) for k in a))`], { encoding: 'utf8' });
+  t.equal(check.stdout.trim(), 'True', 'PyTorch reads langevin\'s file back to equal tensors');
+  for (const v of tensors.values()) v.dispose();
+});
+
+t.test('forwardAsync runs on a worker thread with the parameters locked', async (t) => {
+  const m = nn.unet('ddpmTiny');
+  randomize(m, 2);
+  m.eval();
+  const x = randn([2, 1, 32, 32], { generator: new Generator(1) });
+  const time = randint(0, 1000, [2], { generator: new Generator(2) });
+  const p = m.forwardAsync(x, time);
+  t.throws(() => m.stateDict().get('conv_in.weight')!.fill_(0), { code: 'ERR_BUSY' }, 'parameters are read-locked');
+  t.throws(() => x.dispose(), { code: 'ERR_BUSY' }, 'inputs too');
+  const y = await p;
+  const want = noGrad(() => m.forward(x, time));
+  t.equal(maxAbsDiff(y.toFloat32Array(), want.toFloat32Array()), 0, 'same result as the synchronous forward');
+  t.doesNotThrow(() => m.stateDict().get('conv_in.weight')!.fill_(0), 'unlocked after');
+  await t.rejects(m.forwardAsync(x, time, { signal: AbortSignal.abort() }), { name: 'AbortError' });
+  m.dispose();
+});
+
 t.test('malformed safetensors give clear errors', async (t) => {
   const good = Buffer.concat(io.encodeSafetensors({ a: ones([2, 3]), b: ones([4], { dtype: 'int64' }) }, { k: 'v' }));
   const parsed = io.decodeSafetensors(good);

@@ -111,11 +111,14 @@ ROWS['ddpmSmall b64 fwd+bwd'] = model_row('ddpmSmall', 64, 'fwd+bwd')
 ROWS['ddpm256 b1 fwd'] = model_row('ddpm256', 1, 'fwd')
 
 
-def run(name, iters, warmup):
+def run(name, iters, warmup, min_ms=0):
     setup, step = ROWS[name]
     state = setup()
+    w0 = time.perf_counter()
     for _ in range(warmup):
         step(state)
+    per = (time.perf_counter() - w0) * 1000 / max(warmup, 1)
+    iters = max(iters, min(10000, math.ceil(min_ms / max(per, 1e-3))))
     times = []
     c0 = time.process_time()
     w0 = time.perf_counter()
@@ -130,7 +133,7 @@ def run(name, iters, warmup):
 for line in sys.stdin:
     msg = json.loads(line)
     try:
-        out = run(msg['row'], msg['iters'], msg['warmup'])
+        out = run(msg['row'], msg['iters'], msg['warmup'], msg.get('minMs', 0))
     except Exception as e:  # report, keep serving
         out = {'error': f'{type(e).__name__}: {e}'}
     sys.stdout.write(json.dumps(out) + '\n')

@@ -11,21 +11,25 @@ function cpuMs() {
   return (u.user + u.system) / 1000;
 }
 
-function run(name, iters, warmup) {
+function run(name, iters, warmup, minMs = 0) {
   const row = rows[name];
   if (!row) throw new Error(`unknown row ${name}`);
   const state = row.setup();
   try {
+    const w0 = performance.now();
     for (let i = 0; i < warmup; i++) row.step(state);
+    // enough timed iterations to fill minMs (short ops would otherwise be a handful of samples)
+    const per = (performance.now() - w0) / Math.max(warmup, 1);
+    iters = Math.max(iters, Math.min(10_000, Math.ceil(minMs / Math.max(per, 1e-3))));
     const times = [];
     const c0 = cpuMs();
-    const w0 = performance.now();
+    const t0all = performance.now();
     for (let i = 0; i < iters; i++) {
       const t0 = performance.now();
       row.step(state);
       times.push(performance.now() - t0);
     }
-    const wall = performance.now() - w0;
+    const wall = performance.now() - t0all;
     return { times, share: (cpuMs() - c0) / (wall * threads) };
   } finally {
     row.teardown?.(state);
@@ -39,7 +43,7 @@ for await (const line of createInterface({ input: process.stdin })) {
       const names = Object.keys(rows).filter((n) => msg.group === 'all' || msg.group.split(',').some((g) => n === g || rows[n].group === g));
       process.stdout.write(JSON.stringify({ rows: names }) + '\n');
     } else {
-      process.stdout.write(JSON.stringify(run(msg.row, msg.iters, msg.warmup)) + '\n');
+      process.stdout.write(JSON.stringify(run(msg.row, msg.iters, msg.warmup, msg.minMs)) + '\n');
     }
   } catch (e) {
     process.stdout.write(JSON.stringify({ error: String(e?.message ?? e) }) + '\n');

@@ -2,6 +2,7 @@
 import { native } from '../tensor/binding.js';
 import type { Generator } from '../tensor/generator.js';
 import { Tensor } from '../tensor/tensor.js';
+import { runJob, type JobOptions } from '../tensor/jobs.js';
 import type { Module } from './module.js';
 
 /** One block of a program. Params are the module's own tensors (undefined = absent). */
@@ -48,6 +49,16 @@ export class Program {
       this.#version = this.module.version;
     }
     return this.#native;
+  }
+
+  /**
+   * One inference forward on a worker thread (no autograd graph). Parameters and inputs are locked
+   * while it runs: changing or disposing them from JS throws ERR_BUSY.
+   */
+  async forwardAsync(x: Tensor, t: Tensor | undefined, generator?: Generator, opts: JobOptions = {}): Promise<Tensor> {
+    const run = native as unknown as { programForwardAsync(p: NativeProgram, x: number, t: number | undefined, g: unknown, o: object): import('../tensor/binding.js').NativeJob };
+    const id = await runJob<number>((jobOpts) => run.programForwardAsync(this.native, x.native, t?.native, generator?.native, jobOpts), opts);
+    return new Tensor(id);
   }
 
   /** One forward through the whole program, one native call. */

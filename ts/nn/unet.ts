@@ -7,6 +7,7 @@ import { Conv2d, GroupNorm } from './layers.js';
 import { Module, type StateDict } from './module.js';
 import { fromDiffusers, isDiffusersLayout } from './diffusers.js';
 import { Program, type BlockSpec, type Compilable } from './program.js';
+import type { JobOptions } from '../tensor/jobs.js';
 
 export interface UNetConfig {
   /** Image channels in. Default 3. */
@@ -179,6 +180,12 @@ export class UNet extends Module implements Compilable {
   forward(x: Tensor, t: Tensor): Tensor {
     this.#check(x, t);
     return this.#program.forward(x, t, this.training, this.generator);
+  }
+
+  /** ε̂(x_t, t) computed on a worker thread (inference, no autograd): the event loop stays free. */
+  async forwardAsync(x: Tensor, t: Tensor, opts: JobOptions = {}): Promise<Tensor> {
+    this.#check(x, t);
+    return this.#program.forwardAsync(x, t, this.generator, opts);
   }
 
   /** The same forward, layer by layer in TypeScript (the path user-defined Modules take). */

@@ -6,6 +6,7 @@ import { WrnBlock, makeNorm, normSlots, type NormKind } from './blocks.js';
 import { BatchNorm2d, Conv2d, Linear, Sequential } from './layers.js';
 import { Module } from './module.js';
 import { Program, type BlockSpec, type Compilable } from './program.js';
+import type { JobOptions } from '../tensor/jobs.js';
 import { convSpec } from './unet.js';
 
 export interface WideResNetConfig {
@@ -116,6 +117,12 @@ export class WideResNet extends Module implements Compilable {
     this.#check(x);
     this.#countBatchNorm();
     return this.#program.forward(x, undefined, this.training, this.generator);
+  }
+
+  /** Logits computed on a worker thread (inference: eval-mode semantics, no autograd). */
+  async forwardAsync(x: Tensor, opts: JobOptions = {}): Promise<Tensor> {
+    this.#check(x);
+    return this.#program.forwardAsync(x, undefined, this.generator, opts);
   }
 
   /** The same forward in TypeScript, layer by layer. */
