@@ -37,6 +37,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterRuntime(env, exports);
   RegisterJobs(env, exports);
   RegisterPrograms(env, exports);
+  RegisterOptim(env, exports);
+  RegisterDataOps(env, exports);
   return exports;
 }
 

@@ -5,3 +5,5 @@
 export * from './tensor/index.js';
 export * as nn from './nn/index.js';
 export * as io from './io/index.js';
+export * as data from './data/index.js';
+export * as train from './train/index.js';

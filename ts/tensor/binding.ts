@@ -150,6 +150,14 @@ export interface NativeBinding {
   isGradEnabled(): boolean;
   setDeterministic(on: boolean): void;
   langevinGaussian(x: T, opts: object, gen?: G, jobOpts?: object): NativeJob;
+  // optim.cc
+  adamStep(params: T[], expAvg: T[], expAvgSq: T[], step: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean): void;
+  sgdStep(params: T[], bufs: T[], lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: boolean, firstStep: boolean): void;
+  clipGradNorm(params: T[], maxNorm: number): number;
+  emaUpdate(shadow: T[], params: T[], decay: number): void;
+  // data_ops.cc
+  imageBatch(images: T, indices: T): T;
+  augment(x: T, flip: boolean, cropPad: number, noise: number, gen?: G): T;
 }
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');

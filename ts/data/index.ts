@@ -1,0 +1,4 @@
+export { ImageDataset, type Augmentation, type BatchOptions, type Batch } from './dataset.js';
+export { readIdx, DataFormatError, type IdxArray } from './idx.js';
+export { fashionMnist, mnistFolder, FASHION_MNIST_DIR, FASHION_MNIST_CLASSES, type MnistOptions } from './mnist.js';
+export { encodePng, decodePng, pngGrid, savePngGrid, type GridOptions } from './png.js';

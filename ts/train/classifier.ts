@@ -1,0 +1,159 @@
+// Plain cross-entropy training and evaluation for any classifier Module (JEM's baseline; the
+// metrics issue's domain classifier).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { noGrad } from '../tensor/autograd.js';
+import { Generator } from '../tensor/generator.js';
+import { tidy } from '../tensor/scope.js';
+import type { Tensor } from '../tensor/tensor.js';
+import * as F from '../nn/functional.js';
+import type { Module } from '../nn/module.js';
+import type { Augmentation, ImageDataset } from '../data/dataset.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { trainLoop, type StepRecord } from './loop.js';
+import { Adam, SGD, clipGradNorm, type Optimizer } from './optim.js';
+import { linearWarmup, type Schedule } from './schedule.js';
+import { streamSeed } from './seeds.js';
+
+/** Anything with logits = forward(x). */
+export type Classifier = Module & { forward(x: Tensor): Tensor };
+
+export interface ClassifierTrainOptions {
+  train: ImageDataset;
+  valid?: ImageDataset;
+  steps: number;
+  /** Default 64. */
+  batchSize?: number;
+  /** Default 'adam' (lr 1e-3); 'sgd' uses momentum 0.9. */
+  optimizer?: 'adam' | 'sgd';
+  /** Default 1e-3 (adam) or 0.1 (sgd). */
+  lr?: number;
+  weightDecay?: number;
+  /** Overrides the default schedule (linear warmup over `warmup` steps, then constant). */
+  schedule?: Schedule;
+  warmup?: number;
+  clipNorm?: number;
+  augment?: Augmentation;
+  /** Drives data order, augmentation and dropout. Default 0. */
+  seed?: number;
+  /** Checkpoints (latest/best), log.jsonl and config.json go here. */
+  dir?: string;
+  /** Continue from dir/latest.safetensors when it exists. */
+  resume?: boolean;
+  checkpointEvery?: number;
+  evalEvery?: number;
+  signal?: AbortSignal;
+}
+
+export interface ClassifierEval {
+  accuracy: number;
+  nll: number;
+  n: number;
+}
+
+/** Accuracy and mean NLL over a data set (eval mode, no augmentation). */
+export function evaluateClassifier(model: Classifier, data: ImageDataset, opts: { batchSize?: number; noise?: number } = {}): ClassifierEval {
+  const was = model.training;
+  model.eval();
+  let correct = 0;
+  let nll = 0;
+  try {
+    noGrad(() => {
+      for (const { x, y } of data.batches({ batchSize: opts.batchSize ?? 256, shuffle: false, augment: opts.noise ? { noise: opts.noise } : undefined })) {
+        tidy(() => {
+          const logits = model.forward(x);
+          correct += logits.argmax(1).eq(y).sum().item();
+          nll += F.crossEntropy(logits, y, { reduction: 'sum' }).item();
+        });
+        x.dispose();
+        y.dispose();
+      }
+    });
+  } finally {
+    model.train(was);
+  }
+  return { accuracy: correct / data.size, nll: nll / data.size, n: data.size };
+}
+
+/** Trains with cross-entropy; yields a record per step (with `eval` on evaluation steps). */
+export async function* trainClassifier(model: Classifier, o: ClassifierTrainOptions): AsyncGenerator<StepRecord> {
+  const seed = o.seed ?? 0;
+  const batchSize = o.batchSize ?? 64;
+  const kind = o.optimizer ?? 'adam';
+  const lr = o.lr ?? (kind === 'adam' ? 1e-3 : 0.1);
+  const opt: Optimizer = kind === 'adam' ? new Adam(model.parameters(), { lr, weightDecay: o.weightDecay ?? 0 }) : new SGD(model.parameters(), { lr, momentum: 0.9, weightDecay: o.weightDecay ?? 0 });
+  const schedule = o.schedule ?? linearWarmup(lr, o.warmup ?? 0);
+  const config = { trainer: 'classifier', steps: o.steps, batchSize, optimizer: kind, lr, weightDecay: o.weightDecay ?? 0, warmup: o.warmup ?? 0, clipNorm: o.clipNorm ?? null, augment: o.augment ?? null, seed, train: o.train.name, trainSize: o.train.size, valid: o.valid?.name ?? null, model: model.describe() };
+  const perEpoch = o.batchSize ? Math.floor(o.train.size / batchSize) : Math.floor(o.train.size / 64);
+  let best = -Infinity;
+  let startStep = 0;
+  const latest = o.dir ? join(o.dir, 'latest.safetensors') : undefined;
+  if (o.resume && latest && existsSync(latest)) {
+    const info = await loadCheckpoint(latest, { model, optimizer: opt });
+    startStep = info.step;
+    best = Number(info.values.bestAccuracy ?? -Infinity);
+  }
+  // Data order is a function of (seed, epoch) and augmentation of (seed, step): a resumed run
+  // sees exactly the batches an uninterrupted one would.
+  let epoch = -1;
+  let batches: IterableIterator<{ x: Tensor; y: Tensor }> | undefined;
+  const batchFor = (step: number) => {
+    const e = Math.floor(step / perEpoch);
+    if (e !== epoch || !batches) {
+      epoch = e;
+      batches = o.train.batches({ batchSize, shuffle: true, dropLast: true, generator: new Generator(streamSeed(seed, 'order', e)) });
+      for (let k = 0; k < step - e * perEpoch; k++) {
+        const b = batches.next().value!;
+        b.x.dispose();
+        b.y.dispose();
+      }
+    }
+    return batches.next().value!;
+  };
+  const save = async (step: number, name: string, acc?: number) => {
+    const path = join(o.dir!, name);
+    await saveCheckpoint(path, { model, optimizer: opt }, { step, config, values: { bestAccuracy: Math.max(best, acc ?? -Infinity) } });
+    return path;
+  };
+  model.train();
+  try {
+    yield* trainLoop({
+      steps: o.steps,
+      startStep,
+      dir: o.dir,
+      config,
+      signal: o.signal,
+      evalEvery: o.valid ? o.evalEvery ?? 500 : undefined,
+      checkpointEvery: o.checkpointEvery ?? 1000,
+      evaluate: o.valid
+        ? async (step) => {
+            const r = evaluateClassifier(model, o.valid!);
+            if (r.accuracy > best && o.dir) {
+              best = r.accuracy;
+              await save(step, 'best.safetensors', r.accuracy);
+            }
+            return { accuracy: r.accuracy, nll: r.nll };
+          }
+        : undefined,
+      checkpoint: o.dir ? (step) => save(step, 'latest.safetensors') : undefined,
+      step: (step) => {
+        opt.lr = schedule(step);
+        const { x, y } = batchFor(step);
+        const g = new Generator(streamSeed(seed, 'augment', step));
+        return tidy(() => {
+          const xa = o.augment ? o.train.augmentBatch(x, o.augment, g) : x;
+          const loss = F.crossEntropy(model.forward(xa), y);
+          opt.zeroGrad();
+          loss.backward();
+          const gradNorm = o.clipNorm ? clipGradNorm(opt.params, o.clipNorm) : undefined;
+          opt.step();
+          x.dispose();
+          y.dispose();
+          return { loss: loss.item(), lr: opt.lr, gradNorm };
+        });
+      },
+    });
+  } finally {
+    opt.dispose();
+  }
+}
