@@ -71,6 +71,38 @@ t.test('MNIST-format readers on synthetic files (raw and gzipped) and malformed 
   await t.rejects(data.mnistFolder(join(dir, 'nowhere')), /not found/);
 });
 
+t.test('CIFAR-10 binary batches and PNG folders (synthetic files in the real formats)', async (t) => {
+  const root = mkdtempSync(join(dir, 'cifar-'));
+  const rec = (label: number, v: number) => Buffer.concat([Buffer.from([label]), Buffer.alloc(1024, v), Buffer.alloc(1024, v + 1), Buffer.alloc(1024, v + 2)]);
+  writeFileSync(join(root, 'test_batch.bin'), Buffer.concat([rec(3, 10), rec(9, 200)]));
+  const c = await data.cifar10(root, { split: 'test' });
+  t.same(c.images.shape, [2, 3, 32, 32]);
+  t.same(Array.from(c.labels.toFloat64Array()), [3, 9]);
+  t.same(Array.from(c.images.select(0, 1).amax([1, 2]).toFloat64Array()), [200, 201, 202], 'R, G, B planes in order');
+  writeFileSync(join(root, 'test_batch.bin'), Buffer.concat([rec(3, 10)]).subarray(0, 3000));
+  await t.rejects(data.cifar10(root, { split: 'test' }), { name: 'DataFormatError', message: /test_batch.bin: 3000 bytes is not a whole number of 3073-byte records/ });
+  writeFileSync(join(root, 'test_batch.bin'), rec(12, 0));
+  await t.rejects(data.cifar10(root, { split: 'test' }), /label 12/);
+  await t.rejects(data.cifar10(root), /data_batch_1.bin: not found/);
+  const pngs = mkdtempSync(join(dir, 'png-'));
+  for (const [cls, v] of [['cats', 20], ['dogs', 220]] as const) {
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(join(pngs, cls));
+    for (let i = 0; i < 2; i++) writeFileSync(join(pngs, cls, `${i}.png`), data.encodePng(new Uint8Array(4 * 4 * 3).fill(v + i), 4, 4, 3));
+  }
+  const f = await data.imageFolder(pngs);
+  t.same(f.classes, ['cats', 'dogs']);
+  t.same(f.images.shape, [4, 3, 4, 4]);
+  t.same(Array.from(f.labels.toFloat64Array()), [0, 0, 1, 1]);
+  t.same(Array.from(f.images.amax([1, 2, 3]).toFloat64Array()), [20, 21, 220, 221], 'pixel values');
+  const grey = await data.imageFolder(pngs, { channels: 1 });
+  t.same(grey.images.shape, [4, 1, 4, 4], 'grey conversion');
+  writeFileSync(join(pngs, 'dogs', 'bad.png'), Buffer.from('not a png'));
+  await t.rejects(data.imageFolder(pngs), { message: /bad.png: not a readable PNG/ });
+  writeFileSync(join(pngs, 'dogs', 'bad.png'), data.encodePng(new Uint8Array(5 * 5 * 3), 5, 5, 3));
+  await t.rejects(data.imageFolder(pngs), /bad.png: is 5×5 but the first image is 4×4/);
+});
+
 t.test('batches: scaling, seeded order, splits, augmentation', async (t) => {
   const px = new Uint8Array(10 * 4 * 4).map((_, i) => (i * 17) % 256);
   px[0] = 0;

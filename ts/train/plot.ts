@@ -86,6 +86,17 @@ export function niceTicks(lo: number, hi: number, target = 6): number[] {
   return out;
 }
 
+/** Log-axis ticks (in log10 units) at 1, 2, 5 × powers of ten, thinned to about eight. */
+function logTicks(lo: number, hi: number): number[] {
+  const out: number[] = [];
+  for (let e = Math.floor(lo); e <= Math.ceil(hi); e++)
+    for (const m of hi - lo > 3 ? [1] : [1, 2, 5]) {
+      const v = e + Math.log10(m);
+      if (v >= lo && v <= hi) out.push(v);
+    }
+  return out.length > 8 ? out.filter((v) => Number.isInteger(Math.round(v * 1e9) / 1e9)) : out;
+}
+
 function fmt(v: number): string {
   if (v === 0) return '0';
   const a = Math.abs(v);
@@ -109,7 +120,7 @@ export function linePlot(series: Series[], o: PlotOptions = {}): Buffer {
     const padY = (y1 - y0) * 0.05;
     [y0, y1] = [y0 - padY, y1 + padY];
   }
-  const L = 90, R = 20, T = o.title ? 44 : 20, B = 60;
+  const L = 100, R = 36, T = o.title ? 44 : 20, B = 60;
   const px = (x: number) => L + ((x - x0) / (x1 - x0)) * (W - L - R);
   const py = (y: number) => H - B - ((y - y0) / (y1 - y0)) * (H - T - B);
   const grey: [number, number, number] = [225, 225, 225];
@@ -118,7 +129,7 @@ export function linePlot(series: Series[], o: PlotOptions = {}): Buffer {
     const s = fmt(v);
     cv.text(s, px(v) - textWidth(s) / 2, H - B + 8);
   }
-  for (const v of niceTicks(y0, y1)) {
+  for (const v of o.logY ? logTicks(y0, y1) : niceTicks(y0, y1)) {
     cv.line(L, py(v), W - R, py(v), grey);
     const s = o.logY ? fmt(10 ** v) : fmt(v);
     cv.text(s, L - 8 - textWidth(s), py(v) - GLYPH_H);
@@ -145,7 +156,7 @@ export function linePlot(series: Series[], o: PlotOptions = {}): Buffer {
   });
   if (o.title) cv.text(o.title, (W - textWidth(o.title, 3)) / 2, 10, 3);
   if (o.xLabel) cv.text(o.xLabel, (W - textWidth(o.xLabel)) / 2, H - 24);
-  if (o.yLabel) cv.text(o.yLabel, 14, (H + textWidth(o.yLabel)) / 2, 2, [0, 0, 0], true);
+  if (o.yLabel) cv.text(o.yLabel, 6, (H + textWidth(o.yLabel)) / 2, 2, [0, 0, 0], true);
   return encodePng(cv.px, W, H, 3);
 }
 
