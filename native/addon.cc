@@ -39,6 +39,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterPrograms(env, exports);
   RegisterOptim(env, exports);
   RegisterDataOps(env, exports);
+  RegisterTrainStep(env, exports);
   return exports;
 }
 

@@ -1,10 +1,41 @@
 // Optimizer updates, gradient clipping and EMA: one native call updates a whole parameter list,
 // with PyTorch 1.13's formulas (torch.optim.Adam/AdamW/SGD, clip_grad_norm_), outside autograd.
 #include "common.h"
+#include "optim.h"
 
 #include <cmath>
 
 namespace langevin {
+
+void AdamUpdate(std::vector<at::Tensor>& params, std::vector<at::Tensor>& m, std::vector<at::Tensor>& v, const AdamConfig& c) {
+  at::NoGradGuard ng;
+  const double bc1 = 1 - std::pow(c.beta1, c.step), bc2 = 1 - std::pow(c.beta2, c.step);
+  const double stepSize = c.lr / bc1, bc2Sqrt = std::sqrt(bc2);
+  for (size_t k = 0; k < params.size(); ++k) {
+    at::Tensor& p = params[k];
+    at::Tensor g = p.grad();
+    if (!g.defined()) continue;  // as PyTorch: parameters without a gradient are left alone
+    if (c.decoupled) p.mul_(1 - c.lr * c.weightDecay);
+    else if (c.weightDecay != 0) g = g.add(p, c.weightDecay);
+    m[k].mul_(c.beta1).add_(g, 1 - c.beta1);
+    v[k].mul_(c.beta2).addcmul_(g, g, 1 - c.beta2);
+    at::Tensor denom = (v[k].sqrt() / bc2Sqrt).add_(c.eps);
+    p.addcdiv_(m[k], denom, -stepSize);
+  }
+}
+
+double ClipGradNorm(std::vector<at::Tensor>& params, double maxNorm) {
+  at::NoGradGuard ng;
+  std::vector<at::Tensor> norms;
+  for (auto& p : params)
+    if (p.grad().defined()) norms.push_back(at::norm(p.grad().detach(), 2));
+  if (norms.empty()) return 0;
+  at::Tensor total = at::norm(at::stack(norms), 2);
+  at::Tensor coef = (maxNorm / (total + 1e-6)).clamp_max(1.0);
+  for (auto& p : params)
+    if (p.grad().defined()) p.mutable_grad().detach().mul_(coef.to(p.grad().device()));
+  return total.item<double>();
+}
 
 namespace {
 
@@ -39,20 +70,7 @@ LANGEVIN_BINDING(AdamStep) {
     if (!(step >= 1)) ThrowRange("adam: step counts from 1");
     if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1)) ThrowRange("adam: betas must be in [0, 1)");
     if (!(lr >= 0) || !(eps >= 0) || !(wd >= 0)) ThrowRange("adam: lr, eps and weightDecay must be >= 0");
-    at::NoGradGuard ng;
-    const double bc1 = 1 - std::pow(b1, step), bc2 = 1 - std::pow(b2, step);
-    const double stepSize = lr / bc1, bc2Sqrt = std::sqrt(bc2);
-    for (size_t k = 0; k < params.size(); ++k) {
-      at::Tensor& p = params[k];
-      at::Tensor g = p.grad();
-      if (!g.defined()) continue;  // as PyTorch: parameters without a gradient are left alone
-      if (decoupled) p.mul_(1 - lr * wd);
-      else if (wd != 0) g = g.add(p, wd);
-      m[k].mul_(b1).add_(g, 1 - b1);
-      v[k].mul_(b2).addcmul_(g, g, 1 - b2);
-      at::Tensor denom = (v[k].sqrt() / bc2Sqrt).add_(eps);
-      p.addcdiv_(m[k], denom, -stepSize);
-    }
+    AdamUpdate(params, m, v, AdamConfig{step, lr, b1, b2, eps, wd, decoupled});
     return info.Env().Undefined();
   });
 }
@@ -85,21 +103,12 @@ LANGEVIN_BINDING(SgdStep) {
 }
 
 // clipGradNorm(params, maxNorm) -> total norm before clipping (PyTorch 1.13's clip_grad_norm_, L2)
-LANGEVIN_BINDING(ClipGradNorm) {
+LANGEVIN_BINDING(ClipGradNormJs) {
   return Guard(info, [&]() -> Napi::Value {
     auto params = Writable(info, 0, "params");
     double maxNorm = ArgNumber(info, 1, "maxNorm");
     if (!(maxNorm > 0)) ThrowRange("clipGradNorm: maxNorm must be > 0");
-    at::NoGradGuard ng;
-    std::vector<at::Tensor> norms;
-    for (auto& p : params)
-      if (p.grad().defined()) norms.push_back(at::norm(p.grad().detach(), 2));
-    if (norms.empty()) return Napi::Number::New(info.Env(), 0);
-    at::Tensor total = at::norm(at::stack(norms), 2);
-    at::Tensor coef = (maxNorm / (total + 1e-6)).clamp_max(1.0);
-    for (auto& p : params)
-      if (p.grad().defined()) p.mutable_grad().detach().mul_(coef.to(p.grad().device()));
-    return Napi::Number::New(info.Env(), total.item<double>());
+    return Napi::Number::New(info.Env(), langevin::ClipGradNorm(params, maxNorm));
   });
 }
 
@@ -125,7 +134,7 @@ LANGEVIN_BINDING(EmaUpdate) {
 void RegisterOptim(Napi::Env env, Napi::Object exports) {
   Define(env, exports, "adamStep", AdamStep);
   Define(env, exports, "sgdStep", SgdStep);
-  Define(env, exports, "clipGradNorm", ClipGradNorm);
+  Define(env, exports, "clipGradNorm", ClipGradNormJs);
   Define(env, exports, "emaUpdate", EmaUpdate);
 }
 

@@ -228,12 +228,12 @@ function tinyWrn(): nn.WideResNet {
   return nn.wideResNet({ depth: 10, widen: 1, inChannels: 1, resolution: 32, generator: new Generator(7) });
 }
 
-async function run(dirName: string, steps: number, opts: { resume?: boolean; signal?: AbortSignal; abortAt?: number; ac?: AbortController } = {}): Promise<number[]> {
+async function run(dirName: string, steps: number, opts: { resume?: boolean; signal?: AbortSignal; abortAt?: number; ac?: AbortController; nativeStep?: boolean; clipNorm?: number } = {}): Promise<number[]> {
   const px = new Uint8Array(128 * 32 * 32).map((_, i) => (i * 7919) % 256);
   const ds = data.ImageDataset.fromBytes(px, [128, 1, 32, 32], new Uint8Array(128).map((_, i) => (i * 3) % 10));
   const model = tinyWrn();
   const losses: number[] = [];
-  for await (const rec of train.trainClassifier(model, { train: ds, steps, batchSize: 16, lr: 1e-3, warmup: 2, seed: 3, dir: join(dir, dirName), resume: opts.resume, checkpointEvery: 2, signal: opts.signal, augment: { flip: true, cropPad: 2, noise: 0.03 } })) {
+  for await (const rec of train.trainClassifier(model, { train: ds, steps, batchSize: 16, lr: 1e-3, warmup: 2, seed: 3, dir: join(dir, dirName), resume: opts.resume, checkpointEvery: 2, signal: opts.signal, augment: { flip: true, cropPad: 2, noise: 0.03 }, nativeStep: opts.nativeStep, clipNorm: opts.clipNorm })) {
     losses.push(rec.loss);
     if (opts.abortAt && rec.step === opts.abortAt) opts.ac!.abort();
   }
@@ -256,6 +256,17 @@ t.test('deterministic resume: interrupted-and-resumed equals uninterrupted, bit 
   t.equal(rest.length, 5, 'resumed at step 4');
   t.same([...first, ...rest], full, 'identical losses');
   t.ok(full.every(Number.isFinite));
+  setDeterministic(false);
+});
+
+t.test('a training step as one native job equals the TypeScript step, bit for bit', async (t) => {
+  setNumThreads(1);
+  setDeterministic(true);
+  const viaJob = await run('native-step', 5, { nativeStep: true, clipNorm: 1 });
+  const viaTs = await run('ts-step', 5, { nativeStep: false, clipNorm: 1 });
+  t.equal(viaJob.length, 5);
+  t.same(viaJob, viaTs, `identical losses (${viaJob.map((l) => l.toFixed(4)).join(', ')})`);
+  t.ok(viaJob[4] !== viaJob[0], 'the model is learning (losses change)');
   setDeterministic(false);
 });
 

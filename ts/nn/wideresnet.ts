@@ -103,6 +103,16 @@ export class WideResNet extends Module implements Compilable {
       throw new RangeError(`wideResNet: expected input [N, ${cin}, ${r}, ${r}], got [${x.shape.join(', ')}]`);
   }
 
+  /** The compiled block program (for native jobs such as the training step). */
+  get program(): Program {
+    return this.#program;
+  }
+
+  /** Advances batch-norm num_batches_tracked as a training forward does (native jobs call it). */
+  countBatchNorm(): void {
+    this.#countBatchNorm();
+  }
+
   #countBatchNorm(): void {
     // The native program updates running stats; keep num_batches_tracked in step as PyTorch does.
     if (!this.training || this.config.norm !== 'batch') return;

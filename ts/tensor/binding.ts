@@ -155,6 +155,8 @@ export interface NativeBinding {
   sgdStep(params: T[], bufs: T[], lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: boolean, firstStep: boolean): void;
   clipGradNorm(params: T[], maxNorm: number): number;
   emaUpdate(shadow: T[], params: T[], decay: number): void;
+  // train_step.cc
+  classifierStepAsync(program: unknown, x: T, y: T, params: T[], expAvg: T[], expAvgSq: T[], settings: object, gen?: G): NativeJob;
   // data_ops.cc
   imageBatch(images: T, indices: T): T;
   augment(x: T, flip: boolean, cropPad: number, noise: number, gen?: G): T;

@@ -14,6 +14,9 @@ import { trainLoop, type StepRecord } from './loop.js';
 import { Adam, SGD, clipGradNorm, type Optimizer } from './optim.js';
 import { linearWarmup, type Schedule } from './schedule.js';
 import { streamSeed } from './seeds.js';
+import { native } from '../tensor/binding.js';
+import { runJob } from '../tensor/jobs.js';
+import { WideResNet } from '../nn/wideresnet.js';
 
 /** Anything with logits = forward(x). */
 export type Classifier = Module & { forward(x: Tensor): Tensor };
@@ -43,6 +46,12 @@ export interface ClassifierTrainOptions {
   checkpointEvery?: number;
   evalEvery?: number;
   signal?: AbortSignal;
+  /**
+   * Run each step as one native job (forward, loss, backward, clipping and the Adam update on a
+   * worker thread) when the model is a compiled WideResNet and the optimizer Adam. Default true;
+   * false runs the same math step by step from TypeScript (identical numbers).
+   */
+  nativeStep?: boolean;
 }
 
 export interface ClassifierEval {
@@ -115,6 +124,15 @@ export async function* trainClassifier(model: Classifier, o: ClassifierTrainOpti
     await saveCheckpoint(path, { model, optimizer: opt }, { step, config, values: { bestAccuracy: Math.max(best, acc ?? -Infinity) } });
     return path;
   };
+  const useNative = (o.nativeStep ?? true) && model instanceof WideResNet && opt instanceof Adam;
+  const nativeStep = async (x: Tensor, y: Tensor): Promise<{ loss: number; gradNorm?: number }> => {
+    const m = model as WideResNet;
+    const { expAvg, expAvgSq, settings } = (opt as Adam).beginNativeStep();
+    m.countBatchNorm();
+    return runJob<{ loss: number; gradNorm?: number }>(() =>
+      native.classifierStepAsync(m.program.native, x.native, y.native, opt.params.map((p) => p.native), expAvg.map((t) => t.native), expAvgSq.map((t) => t.native), { ...settings, clip: o.clipNorm ?? 0 }, m.generator?.native),
+    );
+  };
   model.train();
   try {
     yield* trainLoop({
@@ -136,10 +154,19 @@ export async function* trainClassifier(model: Classifier, o: ClassifierTrainOpti
           }
         : undefined,
       checkpoint: o.dir ? (step) => save(step, 'latest.safetensors') : undefined,
-      step: (step) => {
+      step: async (step) => {
         opt.lr = schedule(step);
         const { x, y } = batchFor(step);
         const g = new Generator(streamSeed(seed, 'augment', step));
+        if (useNative) {
+          const xa = o.augment ? o.train.augmentBatch(x, o.augment, g) : x;
+          try {
+            const r = await nativeStep(xa, y);
+            return { loss: r.loss, lr: opt.lr, gradNorm: r.gradNorm };
+          } finally {
+            for (const t of new Set([x, y, xa])) t.dispose();
+          }
+        }
         return tidy(() => {
           const xa = o.augment ? o.train.augmentBatch(x, o.augment, g) : x;
           const loss = F.crossEntropy(model.forward(xa), y);

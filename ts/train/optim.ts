@@ -85,6 +85,14 @@ export class Adam extends Base {
     this.steps = this.steps + 1;
     native.adamStep(this.params.map((p) => p.native), this.#m.map((t) => t.native), this.#v.map((t) => t.native), this.steps, this.lr, this.betas[0], this.betas[1], this.eps, this.weightDecay, this.decoupled);
   }
+  /**
+   * Counts a step and returns what a native training-step job needs to run this optimizer's update
+   * itself (the tensors stay owned by the optimizer).
+   */
+  beginNativeStep(): { expAvg: Tensor[]; expAvgSq: Tensor[]; settings: { step: number; lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; decoupled: boolean } } {
+    this.steps = this.steps + 1;
+    return { expAvg: this.#m, expAvgSq: this.#v, settings: { step: this.steps, lr: this.lr, beta1: this.betas[0], beta2: this.betas[1], eps: this.eps, weightDecay: this.weightDecay, decoupled: this.decoupled } };
+  }
   stateDict(): OptimizerState {
     const tensors = new Map<string, Tensor>();
     this.#m.forEach((t, i) => tensors.set(`exp_avg.${i}`, t));
