@@ -56,17 +56,23 @@ std::optional<at::Tensor> ArgOptTensor(const Napi::CallbackInfo& info, size_t i,
   return ArgTensor(info, i, name);
 }
 
-std::vector<at::Tensor> ArgTensorList(const Napi::CallbackInfo& info, size_t i, const char* name) {
+std::vector<double> ArgTensorIds(const Napi::CallbackInfo& info, size_t i, const char* name) {
   Napi::Value v = At(info, i);
   if (!v.IsArray()) ThrowType(Where(i, name) + " must be an array of Tensors, got " + Describe(v));
   Napi::Array arr = v.As<Napi::Array>();
-  std::vector<at::Tensor> out;
+  std::vector<double> out;
   out.reserve(arr.Length());
   for (uint32_t k = 0; k < arr.Length(); ++k) {
     Napi::Value e = arr.Get(k);
     if (!e.IsNumber()) ThrowType(Where(i, name) + "[" + std::to_string(k) + "] must be a Tensor, got " + Describe(e));
-    out.push_back(Table(info.Env()).Get(e.As<Napi::Number>().DoubleValue(), Access::Read, name));
+    out.push_back(e.As<Napi::Number>().DoubleValue());
   }
+  return out;
+}
+
+std::vector<at::Tensor> ArgTensorList(const Napi::CallbackInfo& info, size_t i, const char* name, Access a) {
+  std::vector<at::Tensor> out;
+  for (double id : ArgTensorIds(info, i, name)) out.push_back(Table(info.Env()).Get(id, a, name));
   return out;
 }
 

@@ -48,14 +48,7 @@ LANGEVIN_BINDING(SetGrad) {
 // zeroGrad(tensors[]): clears .grad of each (set to none, as PyTorch's default).
 LANGEVIN_BINDING(ZeroGrad) {
   return Guard(info, [&]() -> Napi::Value {
-    Napi::Value v = info.Length() > 0 ? info[0] : info.Env().Undefined();
-    if (!v.IsArray()) ThrowType("zeroGrad: expected an array of Tensors");
-    Napi::Array arr = v.As<Napi::Array>();
-    for (uint32_t k = 0; k < arr.Length(); ++k) {
-      Napi::Value e = arr.Get(k);
-      if (!e.IsNumber()) ThrowType("zeroGrad: expected an array of Tensors");
-      Table(info.Env()).Get(e.As<Napi::Number>().DoubleValue(), Access::Write, "zeroGrad").mutable_grad() = at::Tensor();
-    }
+    for (at::Tensor& t : ArgTensorList(info, 0, "tensors", Access::Write)) t.mutable_grad() = at::Tensor();
     return info.Env().Undefined();
   });
 }

@@ -93,7 +93,8 @@ int64_t LiveBytes();
 at::Tensor& ArgTensor(const Napi::CallbackInfo& info, size_t i, const char* name, Access a = Access::Read);
 bool IsTensorArg(const Napi::CallbackInfo& info, size_t i);  // a number in a tensor position
 std::optional<at::Tensor> ArgOptTensor(const Napi::CallbackInfo& info, size_t i, const char* name);
-std::vector<at::Tensor> ArgTensorList(const Napi::CallbackInfo& info, size_t i, const char* name);
+std::vector<at::Tensor> ArgTensorList(const Napi::CallbackInfo& info, size_t i, const char* name, Access a = Access::Read);
+std::vector<double> ArgTensorIds(const Napi::CallbackInfo& info, size_t i, const char* name);  // ids, type-checked only
 bool IsAbsent(const Napi::CallbackInfo& info, size_t i);  // undefined or null or missing
 double ArgNumber(const Napi::CallbackInfo& info, size_t i, const char* name);
 std::optional<double> ArgOptNumber(const Napi::CallbackInfo& info, size_t i, const char* name);

@@ -9,6 +9,14 @@
 namespace langevin {
 
 namespace {
+// A seed argument: an integer in [0, 2^53) (what a JS number holds exactly).
+uint64_t ArgSeed(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  double s = ArgNumber(info, i, "seed");
+  if (!(s >= 0) || s > 9007199254740991.0 || s != static_cast<double>(static_cast<uint64_t>(s)))
+    ThrowRange(std::string(what) + ": seed must be an integer in [0, 2^53), got " + std::to_string(s));
+  return static_cast<uint64_t>(s);
+}
+
 at::Generator& DefaultGenerator() {
   static at::Generator* g = new at::Generator(at::make_generator<at::CPUGeneratorImpl>(0));
   return *g;
@@ -17,13 +25,7 @@ at::Generator& DefaultGenerator() {
 
 GeneratorHandle::GeneratorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<GeneratorHandle>(info) {
   try {
-    uint64_t seed = 0;
-    if (!IsAbsent(info, 0)) {
-      double s = ArgNumber(info, 0, "seed");
-      if (!(s >= 0) || s > 9007199254740991.0 || s != static_cast<double>(static_cast<uint64_t>(s)))
-        ThrowRange("Generator: seed must be an integer in [0, 2^53), got " + std::to_string(s));
-      seed = static_cast<uint64_t>(s);
-    }
+    uint64_t seed = IsAbsent(info, 0) ? 0 : ArgSeed(info, 0, "Generator");
     gen_ = at::make_generator<at::CPUGeneratorImpl>(seed);
   } catch (const Napi::Error&) {
     throw;
@@ -40,11 +42,9 @@ Napi::Function GeneratorHandle::DefineClass(Napi::Env env) {
 
 Napi::Value GeneratorHandle::ManualSeed(const Napi::CallbackInfo& info) {
   return Guard(info, [&]() -> Napi::Value {
-    double s = ArgNumber(info, 0, "seed");
-    if (!(s >= 0) || s > 9007199254740991.0 || s != static_cast<double>(static_cast<uint64_t>(s)))
-      ThrowRange("manualSeed: seed must be an integer in [0, 2^53), got " + std::to_string(s));
+    uint64_t seed = ArgSeed(info, 0, "manualSeed");
     std::lock_guard<std::mutex> l(gen_.mutex());
-    gen_.set_current_seed(static_cast<uint64_t>(s));
+    gen_.set_current_seed(seed);
     return info.Env().Undefined();
   });
 }
@@ -87,11 +87,9 @@ at::Generator ArgGenerator(const Napi::CallbackInfo& info, size_t i, const char*
 namespace {
 LANGEVIN_BINDING(ManualSeedDefault) {
   return Guard(info, [&]() -> Napi::Value {
-    double s = ArgNumber(info, 0, "seed");
-    if (!(s >= 0) || s > 9007199254740991.0 || s != static_cast<double>(static_cast<uint64_t>(s)))
-      ThrowRange("manualSeed: seed must be an integer in [0, 2^53), got " + std::to_string(s));
+    uint64_t seed = ArgSeed(info, 0, "manualSeed");
     std::lock_guard<std::mutex> l(DefaultGenerator().mutex());
-    DefaultGenerator().set_current_seed(static_cast<uint64_t>(s));
+    DefaultGenerator().set_current_seed(seed);
     return info.Env().Undefined();
   });
 }

@@ -39,19 +39,6 @@ double ClipGradNorm(std::vector<at::Tensor>& params, double maxNorm) {
 
 namespace {
 
-std::vector<at::Tensor> Writable(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  Napi::Value v = i < info.Length() ? info[i] : info.Env().Undefined();
-  if (!v.IsArray()) ThrowType(std::string(name) + " must be an array of Tensors");
-  Napi::Array a = v.As<Napi::Array>();
-  std::vector<at::Tensor> out;
-  for (uint32_t k = 0; k < a.Length(); ++k) {
-    Napi::Value e = a.Get(k);
-    if (!e.IsNumber()) ThrowType(std::string(name) + "[" + std::to_string(k) + "] must be a Tensor");
-    out.push_back(Table(info.Env()).Get(e.As<Napi::Number>().DoubleValue(), Access::Write, name));
-  }
-  return out;
-}
-
 void SameLength(const std::vector<at::Tensor>& a, const std::vector<at::Tensor>& b, const char* what) {
   if (a.size() != b.size()) ThrowRange(std::string(what) + ": state lists must match the parameter list (" + std::to_string(a.size()) + " vs " + std::to_string(b.size()) + ")");
   for (size_t k = 0; k < a.size(); ++k)
@@ -61,7 +48,7 @@ void SameLength(const std::vector<at::Tensor>& a, const std::vector<at::Tensor>&
 // adamStep(params, expAvg, expAvgSq, step, lr, beta1, beta2, eps, weightDecay, decoupled)
 LANGEVIN_BINDING(AdamStep) {
   return Guard(info, [&]() -> Napi::Value {
-    auto params = Writable(info, 0, "params"), m = Writable(info, 1, "expAvg"), v = Writable(info, 2, "expAvgSq");
+    auto params = ArgTensorList(info, 0, "params", Access::Write), m = ArgTensorList(info, 1, "expAvg", Access::Write), v = ArgTensorList(info, 2, "expAvgSq", Access::Write);
     SameLength(params, m, "adam");
     SameLength(params, v, "adam");
     double step = ArgNumber(info, 3, "step"), lr = ArgNumber(info, 4, "lr"), b1 = ArgNumber(info, 5, "beta1"), b2 = ArgNumber(info, 6, "beta2");
@@ -78,7 +65,7 @@ LANGEVIN_BINDING(AdamStep) {
 // sgdStep(params, buffers, lr, momentum, dampening, weightDecay, nesterov, firstStep)
 LANGEVIN_BINDING(SgdStep) {
   return Guard(info, [&]() -> Napi::Value {
-    auto params = Writable(info, 0, "params"), bufs = Writable(info, 1, "momentumBuffers");
+    auto params = ArgTensorList(info, 0, "params", Access::Write), bufs = ArgTensorList(info, 1, "momentumBuffers", Access::Write);
     double lr = ArgNumber(info, 2, "lr"), mom = ArgNumber(info, 3, "momentum"), damp = ArgNumber(info, 4, "dampening"), wd = ArgNumber(info, 5, "weightDecay");
     bool nesterov = ArgBool(info, 6, "nesterov"), first = ArgBool(info, 7, "firstStep");
     if (mom != 0) SameLength(params, bufs, "sgd");
@@ -105,7 +92,7 @@ LANGEVIN_BINDING(SgdStep) {
 // clipGradNorm(params, maxNorm) -> total norm before clipping (PyTorch 1.13's clip_grad_norm_, L2)
 LANGEVIN_BINDING(ClipGradNormJs) {
   return Guard(info, [&]() -> Napi::Value {
-    auto params = Writable(info, 0, "params");
+    auto params = ArgTensorList(info, 0, "params", Access::Write);
     double maxNorm = ArgNumber(info, 1, "maxNorm");
     if (!(maxNorm > 0)) ThrowRange("clipGradNorm: maxNorm must be > 0");
     return Napi::Number::New(info.Env(), langevin::ClipGradNorm(params, maxNorm));
@@ -115,7 +102,7 @@ LANGEVIN_BINDING(ClipGradNormJs) {
 // emaUpdate(shadow, params, decay): shadow ← shadow + (1 − decay)·(param − shadow)
 LANGEVIN_BINDING(EmaUpdate) {
   return Guard(info, [&]() -> Napi::Value {
-    auto shadow = Writable(info, 0, "shadow");
+    auto shadow = ArgTensorList(info, 0, "shadow", Access::Write);
     auto params = ArgTensorList(info, 1, "params");
     double decay = ArgNumber(info, 2, "decay");
     if (!(decay >= 0 && decay <= 1)) ThrowRange("ema: decay must be in [0, 1]");

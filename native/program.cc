@@ -127,6 +127,14 @@ ProgramHandle* ArgProgram(const Napi::CallbackInfo& info, size_t i) {
   return ProgramHandle::Unwrap(info[i].As<Napi::Object>());
 }
 
+std::set<double> ProgramParamIds(const ProgramHandle& p, bool mutatedOnly) {
+  std::set<double> ids;
+  for (auto& b : p.blocks())
+    for (size_t k = 0; k < b.params.size(); ++k)
+      if (b.params[k] >= 0 && (!mutatedOnly || b.mutated[k])) ids.insert(b.params[k]);
+  return ids;
+}
+
 std::vector<ResolvedBlock> Resolve(Napi::Env env, const ProgramHandle& p, bool training) {
   std::vector<ResolvedBlock> out;
   out.reserve(p.blocks().size());
@@ -267,13 +275,7 @@ LANGEVIN_BINDING(ProgramForwardAsync) {
     auto blocks = Resolve(info.Env(), *p, false);
     std::vector<JobLock> locks = {{info[1].As<Napi::Number>().DoubleValue(), Access::Read}};
     if (t) locks.push_back({info[2].As<Napi::Number>().DoubleValue(), Access::Read});
-    std::vector<double> seen;
-    for (auto& b : p->blocks())
-      for (double id : b.params)
-        if (id >= 0 && std::find(seen.begin(), seen.end(), id) == seen.end()) {
-          seen.push_back(id);
-          locks.push_back({id, Access::Read});
-        }
+    for (double id : ProgramParamIds(*p, false)) locks.push_back({id, Access::Read});
     c10::optional<at::Tensor> tt;
     if (t) tt = *t;
     return StartJob(info.Env(), std::make_unique<ProgramForwardJob>(std::move(blocks), x, tt, gen), locks, opts);

@@ -4,6 +4,7 @@
 #pragma once
 #include "common.h"
 
+#include <set>
 #include <string>
 
 namespace langevin {
@@ -36,6 +37,9 @@ class ProgramHandle : public Napi::ObjectWrap<ProgramHandle> {
  private:
   std::vector<Block> blocks_;
 };
+
+// The distinct parameter ids of a program; `mutatedOnly` keeps those written in training.
+std::set<double> ProgramParamIds(const ProgramHandle& p, bool mutatedOnly);
 
 // Looks up every parameter (ERR_DISPOSED / ERR_BUSY as for any tensor argument).
 std::vector<ResolvedBlock> Resolve(Napi::Env env, const ProgramHandle& p, bool training);

@@ -45,18 +45,6 @@ class ClassifierStepJob : public Job {
   at::Generator gen_;
 };
 
-std::vector<double> Ids(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  if (i >= info.Length() || !info[i].IsArray()) ThrowType(std::string(name) + " must be an array of Tensors");
-  Napi::Array a = info[i].As<Napi::Array>();
-  std::vector<double> out;
-  for (uint32_t k = 0; k < a.Length(); ++k) {
-    Napi::Value e = a.Get(k);
-    if (!e.IsNumber()) ThrowType(std::string(name) + "[" + std::to_string(k) + "] must be a Tensor");
-    out.push_back(e.As<Napi::Number>().DoubleValue());
-  }
-  return out;
-}
-
 // classifierStepAsync(program, x, y, params[], expAvg[], expAvgSq[], {step, lr, beta1, beta2, eps, weightDecay, decoupled, clip}, generator?)
 LANGEVIN_BINDING(ClassifierStepAsync) {
   return Guard(info, [&]() -> Napi::Value {
@@ -65,7 +53,7 @@ LANGEVIN_BINDING(ClassifierStepAsync) {
     const at::Tensor& y = ArgTensor(info, 2, "y");
     if (y.scalar_type() != at::kLong || y.dim() != 1 || x.dim() != 4 || y.size(0) != x.size(0))
       ThrowRange("classifierStep: need x [N, C, H, W] and int64 labels y [N]", "ERR_SHAPE");
-    auto pIds = Ids(info, 3, "params"), mIds = Ids(info, 4, "expAvg"), vIds = Ids(info, 5, "expAvgSq");
+    auto pIds = ArgTensorIds(info, 3, "params"), mIds = ArgTensorIds(info, 4, "expAvg"), vIds = ArgTensorIds(info, 5, "expAvgSq");
     if (mIds.size() != pIds.size() || vIds.size() != pIds.size()) ThrowRange("classifierStep: optimizer state does not match the parameters");
     if (info.Length() < 7 || !info[6].IsObject()) ThrowType("classifierStep: argument 6 must be the optimizer settings");
     Napi::Object o = info[6].As<Napi::Object>();
@@ -78,21 +66,16 @@ LANGEVIN_BINDING(ClassifierStepAsync) {
     double clip = o.Has("clip") && o.Get("clip").IsNumber() ? o.Get("clip").As<Napi::Number>().DoubleValue() : 0;
     at::Generator gen = ArgGenerator(info, 7, "generator");
     auto blocks = Resolve(info.Env(), *p, true);
-    std::vector<at::Tensor> params, m, v;
-    for (double id : pIds) params.push_back(Table(info.Env()).Get(id, Access::Write, "params"));
-    for (double id : mIds) m.push_back(Table(info.Env()).Get(id, Access::Write, "expAvg"));
-    for (double id : vIds) v.push_back(Table(info.Env()).Get(id, Access::Write, "expAvgSq"));
+    auto params = ArgTensorList(info, 3, "params", Access::Write), m = ArgTensorList(info, 4, "expAvg", Access::Write),
+         v = ArgTensorList(info, 5, "expAvgSq", Access::Write);
     // Locks: everything written (parameters, optimizer state, batch-norm statistics) and the batch.
     std::set<double> written(pIds.begin(), pIds.end());
     written.insert(mIds.begin(), mIds.end());
     written.insert(vIds.begin(), vIds.end());
-    for (auto& b : p->blocks())
-      for (size_t k = 0; k < b.params.size(); ++k)
-        if (b.mutated[k] && b.params[k] >= 0) written.insert(b.params[k]);
+    for (double id : ProgramParamIds(*p, true)) written.insert(id);
     std::set<double> read;
-    for (auto& b : p->blocks())
-      for (double id : b.params)
-        if (id >= 0 && !written.count(id)) read.insert(id);
+    for (double id : ProgramParamIds(*p, false))
+      if (!written.count(id)) read.insert(id);
     std::vector<JobLock> locks;
     for (double id : written) locks.push_back({id, Access::Write});
     for (double id : read) locks.push_back({id, Access::Read});

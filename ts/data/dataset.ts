@@ -63,7 +63,7 @@ export class ImageDataset {
 
   /** A subset by indices (int64 tensor or numbers). */
   subset(indices: Tensor | number[], name = this.name): ImageDataset {
-    const idx = Array.isArray(indices) ? Tensor_fromInts(indices) : indices;
+    const idx = Array.isArray(indices) ? int64Tensor(indices) : indices;
     try {
       return new ImageDataset(this.images.indexSelect(0, idx), this.labels.indexSelect(0, idx), name);
     } finally {
@@ -139,6 +139,6 @@ export class ImageDataset {
   }
 }
 
-function Tensor_fromInts(xs: number[]): Tensor {
+function int64Tensor(xs: number[]): Tensor {
   return fromBytes(new Uint8Array(new BigInt64Array(xs.map(BigInt)).buffer), [xs.length], 'int64');
 }

@@ -1,5 +1,5 @@
 // Block programs: how a built model runs whole in one native call (see native/program.h).
-import { native } from '../tensor/binding.js';
+import { native, type NativeProgram } from '../tensor/binding.js';
 import type { Generator } from '../tensor/generator.js';
 import { Tensor } from '../tensor/tensor.js';
 import { runJob, type JobOptions } from '../tensor/jobs.js';
@@ -24,10 +24,6 @@ export interface Compilable {
   blocks(): BlockSpec[];
 }
 
-interface NativeProgram {
-  readonly __brand: 'NativeProgram';
-}
-
 /** A compiled program, rebuilt when the module's parameters are replaced (Module.to). */
 export class Program {
   #native: NativeProgram | undefined;
@@ -45,7 +41,7 @@ export class Program {
         push: b.push ?? false,
         pop: b.pop ?? false,
       }));
-      this.#native = new (native as unknown as { NativeProgram: new (b: unknown[]) => NativeProgram }).NativeProgram(specs);
+      this.#native = new native.NativeProgram(specs);
       this.#version = this.module.version;
     }
     return this.#native;
@@ -56,14 +52,12 @@ export class Program {
    * while it runs: changing or disposing them from JS throws ERR_BUSY.
    */
   async forwardAsync(x: Tensor, t: Tensor | undefined, generator?: Generator, opts: JobOptions = {}): Promise<Tensor> {
-    const run = native as unknown as { programForwardAsync(p: NativeProgram, x: number, t: number | undefined, g: unknown, o: object): import('../tensor/binding.js').NativeJob };
-    const id = await runJob<number>((jobOpts) => run.programForwardAsync(this.native, x.native, t?.native, generator?.native, jobOpts), opts);
+    const id = await runJob<number>((jobOpts) => native.programForwardAsync(this.native, x.native, t?.native, generator?.native, jobOpts), opts);
     return new Tensor(id);
   }
 
   /** One forward through the whole program, one native call. */
   forward(x: Tensor, t: Tensor | undefined, training: boolean, generator?: Generator): Tensor {
-    const run = native as unknown as { programForward(p: NativeProgram, x: number, t: number | undefined, training: boolean, g: unknown): number };
-    return new Tensor(run.programForward(this.native, x.native, t?.native, training, generator?.native));
+    return new Tensor(native.programForward(this.native, x.native, t?.native, training, generator?.native));
   }
 }

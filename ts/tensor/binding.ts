@@ -18,6 +18,11 @@ export interface NativeGenerator {
   setState(state: Uint8Array): void;
 }
 
+/** A compiled block program (native/program.cc); opaque to TypeScript. */
+export interface NativeProgram {
+  readonly __brand?: 'NativeProgram';
+}
+
 export interface NativeJob {
   promise: Promise<unknown>;
   cancel(): void;
@@ -31,6 +36,10 @@ type Ints = number | number[];
 /** The addon's functions, as bound in native/*.cc. Argument checks happen natively too. */
 export interface NativeBinding {
   NativeGenerator: new (seed?: number) => NativeGenerator;
+  NativeProgram: new (blocks: object[]) => NativeProgram;
+  // program.cc
+  programForward(p: NativeProgram, x: T, t: T | undefined, training: boolean, gen?: G): T;
+  programForwardAsync(p: NativeProgram, x: T, t: T | undefined, gen?: G, jobOpts?: object): NativeJob;
   // handle.cc
   shape(t: T): number[];
   dtype(t: T): string;
@@ -156,7 +165,7 @@ export interface NativeBinding {
   clipGradNorm(params: T[], maxNorm: number): number;
   emaUpdate(shadow: T[], params: T[], decay: number): void;
   // train_step.cc
-  classifierStepAsync(program: unknown, x: T, y: T, params: T[], expAvg: T[], expAvgSq: T[], settings: object, gen?: G): NativeJob;
+  classifierStepAsync(program: NativeProgram, x: T, y: T, params: T[], expAvg: T[], expAvgSq: T[], settings: object, gen?: G): NativeJob;
   // data_ops.cc
   imageBatch(images: T, indices: T): T;
   augment(x: T, flip: boolean, cropPad: number, noise: number, gen?: G): T;

@@ -93,7 +93,7 @@ export async function* trainClassifier(model: Classifier, o: ClassifierTrainOpti
   const opt: Optimizer = kind === 'adam' ? new Adam(model.parameters(), { lr, weightDecay: o.weightDecay ?? 0 }) : new SGD(model.parameters(), { lr, momentum: 0.9, weightDecay: o.weightDecay ?? 0 });
   const schedule = o.schedule ?? linearWarmup(lr, o.warmup ?? 0);
   const config = { trainer: 'classifier', steps: o.steps, batchSize, optimizer: kind, lr, weightDecay: o.weightDecay ?? 0, warmup: o.warmup ?? 0, clipNorm: o.clipNorm ?? null, augment: o.augment ?? null, seed, train: o.train.name, trainSize: o.train.size, valid: o.valid?.name ?? null, model: model.describe() };
-  const perEpoch = o.batchSize ? Math.floor(o.train.size / batchSize) : Math.floor(o.train.size / 64);
+  const perEpoch = Math.floor(o.train.size / batchSize);
   let best = -Infinity;
   let startStep = 0;
   const latest = o.dir ? join(o.dir, 'latest.safetensors') : undefined;
