@@ -40,6 +40,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterOptim(env, exports);
   RegisterDataOps(env, exports);
   RegisterTrainStep(env, exports);
+  RegisterDiffusion(env, exports);
   return exports;
 }
 

@@ -7,3 +7,4 @@ export * as nn from './nn/index.js';
 export * as io from './io/index.js';
 export * as data from './data/index.js';
 export * as train from './train/index.js';
+export * as diffusion from './diffusion/index.js';

@@ -4,11 +4,14 @@ import { parseArgs } from 'node:util';
 import { buildInfo } from '../tensor/index.js';
 import { runDemo } from './demo.js';
 import { modelInfo } from './model.js';
+import { runDdpm } from './ddpm.js';
 
 const usage = `langevin <command> [options]
 
 Commands:
   demo            a short end-to-end run on this machine (smoke test until the DDPM demo lands)
+  ddpm <train|sample|bpd> [options]
+                  train a DDPM, sample a PNG grid, or compute bits/dim (langevin ddpm --help)
   info [--json]   libtorch / CUDA / cuDNN versions, threads and CPU features of this build
   model info <preset|weights.safetensors> [--json]
                   parameter count, MACs per sample and config (presets: ddpmCifar10, ddpm256,
@@ -18,6 +21,11 @@ Options:
   -h, --help      this text`;
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'ddpm') {
+    const ac = new AbortController();
+    process.once('SIGINT', () => ac.abort());
+    return runDdpm(argv.slice(1), (s) => process.stdout.write(s), ac.signal);
+  }
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

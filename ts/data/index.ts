@@ -4,3 +4,4 @@ export { fashionMnist, mnistFolder, FASHION_MNIST_DIR, FASHION_MNIST_CLASSES, ty
 export { encodePng, decodePng, pngGrid, savePngGrid, type GridOptions } from './png.js';
 export { cifar10, CIFAR10_CLASSES } from './cifar.js';
 export { imageFolder, type ImageFolder, type ImageFolderOptions } from './folder.js';
+export { openDataset, DATA_SPECS } from './spec.js';

@@ -176,6 +176,11 @@ export class UNet extends Module implements Compilable {
     if (t.ndim !== 1 || t.shape[0] !== x.shape[0]) throw new RangeError(`unet: timesteps must be [${x.shape[0]}], got [${t.shape.join(', ')}]`);
   }
 
+  /** The compiled block program (for native jobs such as the sampling loop). */
+  get program(): Program {
+    return this.#program;
+  }
+
   /** ε̂(x_t, t), one native call. */
   forward(x: Tensor, t: Tensor): Tensor {
     this.#check(x, t);

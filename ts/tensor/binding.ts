@@ -34,6 +34,16 @@ type Opt<X> = X | undefined | null;
 type Ints = number | number[];
 
 /** The addon's functions, as bound in native/*.cc. Argument checks happen natively too. */
+/** One reverse step's float64 coefficients: x̂0 = recip·x − recipM1·ε; x' = coef1·x̂0 + coef2·(ε or x) + sigma·z. */
+export interface DiffusionStepPlan {
+  t: number;
+  recip: number;
+  recipM1: number;
+  coef1: number;
+  coef2: number;
+  sigma: number;
+}
+
 export interface NativeBinding {
   NativeGenerator: new (seed?: number) => NativeGenerator;
   NativeProgram: new (blocks: object[]) => NativeProgram;
@@ -166,6 +176,9 @@ export interface NativeBinding {
   emaUpdate(shadow: T[], params: T[], decay: number): void;
   // train_step.cc
   classifierStepAsync(program: NativeProgram, x: T, y: T, params: T[], expAvg: T[], expAvgSq: T[], settings: object, gen?: G): NativeJob;
+  /** One reverse-diffusion update (see native/diffusion.cc): returns [x', x̂0]. */
+  diffusionStep(x: T, eps: T, plan: DiffusionStepPlan, clip: boolean, useEps: boolean, gen?: G): [T, T];
+  sampleLoopAsync(program: NativeProgram, x: T, plans: DiffusionStepPlan[], clip: boolean, useEps: boolean, snapshotEvery: number, gen?: G, jobOpts?: object): NativeJob;
   // data_ops.cc
   imageBatch(images: T, indices: T): T;
   augment(x: T, flip: boolean, cropPad: number, noise: number, gen?: G): T;

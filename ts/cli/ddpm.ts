@@ -1,0 +1,304 @@
+// `langevin ddpm train | sample | bpd`.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Generator, cat, getNumThreads, setNumThreads, tidy, type Tensor } from '../tensor/index.js';
+import type { Device } from '../tensor/dtype.js';
+import { openDataset, DATA_SPECS } from '../data/spec.js';
+import { savePngGrid } from '../data/png.js';
+import { presets, unet, type PresetName } from '../nn/presets.js';
+import type { UNetConfig } from '../nn/unet.js';
+import { streamSeed } from '../train/seeds.js';
+import { GaussianDiffusion, type DiffusionOptions } from '../diffusion/gaussian.js';
+import { ddpmRecipe, trainDdpm, type DdpmRecipe } from '../diffusion/train.js';
+import { sample, toUint8, type SamplerKind } from '../diffusion/sample.js';
+import { loadDdpm, type WeightsChoice } from '../diffusion/checkpoint.js';
+import { bitsPerDim } from '../diffusion/vlb.js';
+import { formatSeconds, progressLine } from './progress.js';
+
+type Log = (s: string) => void;
+
+export const ddpmUsage = `langevin ddpm <train|sample|bpd> [options]
+
+train: trains a DDPM U-Net with L_simple (checkpoints, log.jsonl, loss curve data and sample grids in --out)
+  --out DIR             run folder (required); --resume continues from DIR/latest.safetensors
+  --preset NAME         ddpmTiny (default), ddpmSmall, ddpmCifar10, ddpm256
+  --config FILE         JSON {"model": preset name or U-Net config, "diffusion": {...}, "recipe": {...}}
+  --data SPEC           ${DATA_SPECS} (default fashion-mnist; MNIST layouts are padded to 32×32)
+  --steps N             total steps (required)
+  --batch N, --lr X, --warmup N, --clip X, --ema X, --no-flip
+                        override the preset's recipe (see ddpmRecipe)
+  --schedule linear|cosine, --timesteps N, --variance fixedlarge|fixedsmall
+  --seed N              drives init, data order, flips, noise, grids (default 0)
+  --device cpu|cuda     (default cpu)
+  --eval-every N        validation loss on 1024 test images (default 500; 0 = off)
+  --checkpoint-every N  (default 1000); --sample-every N DDIM grids (default: checkpoint-every)
+  --threads N           CPU threads (default: libtorch's choice, ${getNumThreads()} here)
+
+sample: writes a PNG grid of samples
+  CHECKPOINT            a training checkpoint (or a weights file written by saveWeights)
+  --weights ema|raw     which weights (default ema; a plain weights file has one set)
+  --count N             images (default 16); --seed N (default 0)
+  --sampler ancestral|ddim  (default ddim); --steps N (ddim, default 50); --eta X (default 0)
+  --no-clip             do not clip x̂0 to [-1, 1]
+  --snapshot-every K    also write the x̂0 and x_t trajectory (every K steps) as grids
+  --out FILE.png        (default samples.png); --device, --threads
+
+bpd: the variational bound in bits/dim on test images (T forwards per image)
+  CHECKPOINT, --weights ema|raw, --data SPEC (test split), --count N (default 256),
+  --batch N (default 64), --json, --device, --threads`;
+
+const common = {
+  help: { type: 'boolean', short: 'h' },
+  threads: { type: 'string' },
+  device: { type: 'string' },
+  seed: { type: 'string' },
+} as const;
+
+function num(v: string | undefined, name: string, opts: { int?: boolean; min?: number } = {}): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || (opts.int && !Number.isInteger(n)) || (opts.min !== undefined && n < opts.min))
+    throw new RangeError(`--${name} must be ${opts.int ? 'an integer' : 'a number'}${opts.min !== undefined ? ` ≥ ${opts.min}` : ''}, got '${v}'`);
+  return n;
+}
+
+function oneOf<T extends string>(v: string | undefined, name: string, allowed: readonly T[]): T | undefined {
+  if (v === undefined) return undefined;
+  if (!allowed.includes(v as T)) throw new RangeError(`--${name} must be one of ${allowed.join(', ')}, got '${v}'`);
+  return v as T;
+}
+
+function device(v: string | undefined): Device {
+  if (v === undefined) return 'cpu';
+  if (v === 'cpu' || v === 'cuda' || /^cuda:\d+$/.test(v)) return v as Device;
+  throw new RangeError(`--device must be cpu, cuda or cuda:N, got '${v}'`);
+}
+
+function threads(v: string | undefined): void {
+  const n = num(v, 'threads', { int: true, min: 1 });
+  if (n) setNumThreads(n);
+}
+
+export async function runDdpm(argv: string[], log: Log, signal: AbortSignal): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (!sub || sub === '-h' || sub === '--help') {
+    log(ddpmUsage + '\n');
+    return sub ? 0 : 1;
+  }
+  if (sub === 'train') return train(rest, log, signal);
+  if (sub === 'sample') return sampleCmd(rest, log, signal);
+  if (sub === 'bpd') return bpdCmd(rest, log, signal);
+  throw new RangeError(`unknown ddpm command '${sub}' (train, sample, bpd)`);
+}
+
+interface RunConfig {
+  model?: PresetName | UNetConfig;
+  diffusion?: DiffusionOptions;
+  recipe?: Partial<DdpmRecipe>;
+}
+
+async function train(argv: string[], log: Log, signal: AbortSignal): Promise<number> {
+  const { values: v, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: false,
+    strict: true,
+    options: {
+      ...common,
+      out: { type: 'string' },
+      resume: { type: 'boolean' },
+      preset: { type: 'string' },
+      config: { type: 'string' },
+      data: { type: 'string' },
+      steps: { type: 'string' },
+      batch: { type: 'string' },
+      lr: { type: 'string' },
+      warmup: { type: 'string' },
+      clip: { type: 'string' },
+      ema: { type: 'string' },
+      'no-flip': { type: 'boolean' },
+      schedule: { type: 'string' },
+      timesteps: { type: 'string' },
+      variance: { type: 'string' },
+      'eval-every': { type: 'string' },
+      'checkpoint-every': { type: 'string' },
+      'sample-every': { type: 'string' },
+    },
+  });
+  void positionals;
+  if (v.help) return log(ddpmUsage + '\n'), 0;
+  if (!v.out) throw new RangeError('ddpm train: --out DIR is required');
+  const steps = num(v.steps, 'steps', { int: true, min: 1 });
+  if (!steps) throw new RangeError('ddpm train: --steps N is required');
+  threads(v.threads);
+  const dev = device(v.device);
+  const seed = num(v.seed, 'seed', { int: true, min: 0 }) ?? 0;
+  let cfg: RunConfig = {};
+  if (v.config) {
+    try {
+      cfg = JSON.parse(readFileSync(v.config, 'utf8'));
+    } catch (e) {
+      throw new RangeError(`--config ${v.config}: ${(e as Error).message}`);
+    }
+  }
+  const presetName = v.preset ?? (typeof cfg.model === 'string' ? cfg.model : cfg.model ? undefined : 'ddpmTiny');
+  if (presetName && (!(presetName in presets) || presets[presetName as PresetName].kind !== 'unet'))
+    throw new RangeError(`--preset must be a U-Net preset (${Object.keys(presets).filter((k) => presets[k as PresetName].kind === 'unet').join(', ')}), got '${presetName}'`);
+  const modelConfig = presetName ? (presetName as PresetName) : (cfg.model as UNetConfig);
+  const diffusion = new GaussianDiffusion({
+    ...cfg.diffusion,
+    ...(v.schedule ? { schedule: oneOf(v.schedule, 'schedule', ['linear', 'cosine'] as const) } : {}),
+    ...(v.timesteps ? { timesteps: num(v.timesteps, 'timesteps', { int: true, min: 1 }) } : {}),
+    ...(v.variance ? { variance: oneOf(v.variance, 'variance', ['fixedlarge', 'fixedsmall'] as const) } : {}),
+  });
+  const recipe: Partial<DdpmRecipe> = {
+    ...ddpmRecipe(presetName),
+    ...cfg.recipe,
+    ...(v.batch ? { batchSize: num(v.batch, 'batch', { int: true, min: 1 }) } : {}),
+    ...(v.lr ? { lr: num(v.lr, 'lr', { min: 0 }) } : {}),
+    ...(v.warmup ? { warmup: num(v.warmup, 'warmup', { int: true, min: 0 }) } : {}),
+    ...(v.clip ? { clipNorm: num(v.clip, 'clip', { min: 0 }) } : {}),
+    ...(v.ema ? { emaDecay: num(v.ema, 'ema', { min: 0 }) } : {}),
+    ...(v['no-flip'] ? { flip: false } : {}),
+  };
+  const dataSpec = v.data ?? 'fashion-mnist';
+  const model = typeof modelConfig === 'string' ? unet(modelConfig, { generator: new Generator(streamSeed(seed, 'init')) }) : unet({ ...modelConfig, generator: new Generator(streamSeed(seed, 'init')) });
+  const trainSet = await openDataset(dataSpec, 'train', { channels: model.config.inChannels === 1 ? 1 : 3 });
+  const shape = trainSet.imageShape;
+  const want = [model.config.inChannels, model.config.resolution, model.config.resolution];
+  if (shape.join() !== want.join()) throw new RangeError(`data ${dataSpec} has images [${shape.join(', ')}] but the model wants [${want.join(', ')}]`);
+  let valid;
+  const evalEvery = num(v['eval-every'], 'eval-every', { int: true, min: 0 }) ?? 500;
+  if (evalEvery > 0 && !dataSpec.startsWith('images:')) valid = await openDataset(dataSpec, 'test');
+  if (dev !== 'cpu') model.to(dev);
+  const resuming = !!v.resume && existsSync(join(v.out, 'latest.safetensors'));
+  log(`ddpm train: ${presetName ?? 'custom U-Net'} (${model.parameterCount().toLocaleString('en')} parameters) on ${trainSet.name} (${trainSet.size} images), ${steps} steps, batch ${recipe.batchSize}, lr ${recipe.lr}, ${getNumThreads()} thread(s), ${dev}${resuming ? ', resuming' : ''}\n`);
+  const bar = progressLine('train');
+  const t0 = performance.now();
+  let last;
+  for await (const r of trainDdpm(model, diffusion, {
+    ...recipe,
+    train: trainSet,
+    valid,
+    steps,
+    seed,
+    dir: v.out,
+    resume: !!v.resume,
+    device: dev,
+    evalEvery,
+    checkpointEvery: num(v['checkpoint-every'], 'checkpoint-every', { int: true, min: 1 }),
+    sampleEvery: num(v['sample-every'], 'sample-every', { int: true, min: 0 }),
+    meta: { preset: presetName ?? null, data: dataSpec },
+    signal,
+  })) {
+    last = r;
+    bar.update(r.step, steps, `loss ${r.loss.toFixed(4)} ${r.stepsPerSec.toFixed(2)} it/s eta ${formatSeconds(r.eta)}`);
+    if (r.eval) bar.done(`step ${r.step}: valid loss ${r.eval.loss.toFixed(4)} (EMA ${r.eval.emaLoss.toFixed(4)})`);
+    if (r.samples) bar.done(`step ${r.step}: samples → ${r.samples}`);
+  }
+  bar.done();
+  if (signal.aborted) log(`stopped; checkpoint in ${join(v.out, 'latest.safetensors')} (resume with --resume)\n`);
+  else log(`done: ${last?.step ?? steps} steps in ${formatSeconds((performance.now() - t0) / 1000)}; checkpoint ${join(v.out, 'latest.safetensors')}, log ${join(v.out, 'log.jsonl')}\n`);
+  return 0;
+}
+
+async function sampleCmd(argv: string[], log: Log, signal: AbortSignal): Promise<number> {
+  const { values: v, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      ...common,
+      weights: { type: 'string' },
+      count: { type: 'string' },
+      sampler: { type: 'string' },
+      steps: { type: 'string' },
+      eta: { type: 'string' },
+      'no-clip': { type: 'boolean' },
+      'snapshot-every': { type: 'string' },
+      out: { type: 'string' },
+    },
+  });
+  if (v.help) return log(ddpmUsage + '\n'), 0;
+  if (positionals.length !== 1) throw new RangeError('ddpm sample: give one checkpoint (langevin ddpm sample run/latest.safetensors --out grid.png)');
+  threads(v.threads);
+  const dev = device(v.device);
+  const weights = oneOf(v.weights, 'weights', ['ema', 'raw'] as const) ?? 'ema';
+  const sampler = oneOf(v.sampler, 'sampler', ['ancestral', 'ddim'] as const) ?? 'ddim';
+  const loaded = await openForSampling(positionals[0], weights);
+  if (dev !== 'cpu') loaded.model.to(dev);
+  const count = num(v.count, 'count', { int: true, min: 1 }) ?? 16;
+  const steps = sampler === 'ddim' ? num(v.steps, 'steps', { int: true, min: 1 }) ?? 50 : num(v.steps, 'steps', { int: true, min: 1 });
+  const out = v.out ?? 'samples.png';
+  const snapshotEvery = num(v['snapshot-every'], 'snapshot-every', { int: true, min: 1 }) ?? 0;
+  log(`ddpm sample: ${count} images, ${sampler}${sampler === 'ddim' ? ` ${steps} steps η=${v.eta ?? 0}` : ` ${loaded.diffusion.T} steps`}, ${loaded.weights} weights (step ${loaded.step}), ${getNumThreads()} thread(s)\n`);
+  const bar = progressLine('sample', process.stderr, 100);
+  const t0 = performance.now();
+  const r = await sample(loaded.model, loaded.diffusion, {
+    count,
+    sampler: sampler as SamplerKind,
+    steps,
+    eta: num(v.eta, 'eta', { min: 0 }),
+    clip: v['no-clip'] ? false : undefined,
+    seed: num(v.seed, 'seed', { int: true, min: 0 }) ?? 0,
+    snapshotEvery,
+    device: dev,
+    signal,
+    onProgress: (p) => bar.update(p.step, p.total),
+  });
+  bar.done();
+  const u8 = toUint8(r.x.cpu());
+  await savePngGrid(out, u8);
+  if (r.snapshots.length) {
+    const stem = out.replace(/\.png$/i, '');
+    // One row per snapshot: x_t and x̂0 of the first 8 images.
+    const rows = (key: 'x' | 'x0') => toUint8(catRows(r.snapshots.map((s) => s[key]), Math.min(8, count)));
+    await savePngGrid(`${stem}-xt.png`, rows('x'), { nrow: Math.min(8, count) });
+    await savePngGrid(`${stem}-x0.png`, rows('x0'), { nrow: Math.min(8, count) });
+    log(`trajectory: ${stem}-xt.png, ${stem}-x0.png (rows = steps ${r.snapshots.map((s) => s.step).join(', ')})\n`);
+  }
+  log(`wrote ${out} in ${formatSeconds((performance.now() - t0) / 1000)}\n`);
+  return 0;
+}
+
+function catRows(xs: Tensor[], n: number): Tensor {
+  return tidy(() => cat(xs.map((x) => x.slice(0, 0, n).cpu())));
+}
+
+async function openForSampling(path: string, weights: WeightsChoice) {
+  if (!existsSync(path)) throw new RangeError(`${path}: no such file`);
+  return loadDdpm(path, { weights });
+}
+
+async function bpdCmd(argv: string[], log: Log, signal: AbortSignal): Promise<number> {
+  const { values: v, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: { ...common, weights: { type: 'string' }, data: { type: 'string' }, count: { type: 'string' }, batch: { type: 'string' }, json: { type: 'boolean' } },
+  });
+  if (v.help) return log(ddpmUsage + '\n'), 0;
+  if (positionals.length !== 1) throw new RangeError('ddpm bpd: give one checkpoint (langevin ddpm bpd run/latest.safetensors)');
+  threads(v.threads);
+  const dev = device(v.device);
+  const weights = oneOf(v.weights, 'weights', ['ema', 'raw'] as const) ?? 'ema';
+  const loaded = await openForSampling(positionals[0], weights);
+  if (dev !== 'cpu') loaded.model.to(dev);
+  const dataSpec = v.data ?? ((loaded.config.data as string | undefined) ?? 'fashion-mnist');
+  const test = await openDataset(dataSpec, 'test');
+  const count = num(v.count, 'count', { int: true, min: 1 }) ?? 256;
+  const data = test.take(count);
+  log(`ddpm bpd: ${data.size} images of ${test.name}, ${loaded.weights} weights (step ${loaded.step}), ${loaded.diffusion.T} terms per image\n`);
+  const bar = progressLine('bpd', process.stderr, 100);
+  const r = await bitsPerDim(loaded.model, loaded.diffusion, data, {
+    batchSize: num(v.batch, 'batch', { int: true, min: 1 }) ?? 64,
+    seed: num(v.seed, 'seed', { int: true, min: 0 }) ?? 0,
+    device: dev,
+    signal,
+    onProgress: (p) => bar.update(p.step, p.total),
+  });
+  bar.done();
+  if (v.json) log(JSON.stringify({ ...r, perT: undefined, perTerm: r.perT }, null, 2) + '\n');
+  else log(`bits/dim ${r.total.toFixed(4)} ± ${r.totalStderr.toFixed(4)} (prior ${r.prior.toFixed(5)}, decoder ${r.decoder.toFixed(4)}, ${r.n} images)\n`);
+  return 0;
+}
