@@ -6,27 +6,12 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { Generator, Tensor, gaussianLangevin, grad, io, nn, noGrad, normal_, randint, randn, tidy, uniform_, ones } from '../ts/index.js';
+import { Generator, Tensor, gaussianLangevin, grad, io, nn, noGrad, randint, randn, tidy, ones } from '../ts/index.js';
 import { PYTHON, maxAbs, maxAbsDiff, referenceUnavailable } from './lib/reference.js';
+import { randomize } from './lib/models.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'langevin-models-'));
 type Model = nn.UNet | nn.WideResNet;
-
-/** Full-scale weights: without them the near-zero DDPM init makes outputs ~1e-10 and tests toothless. */
-function randomize(m: Model, seed: number): void {
-  const g = new Generator(seed);
-  noGrad(() => {
-    for (const [name, p] of m.namedParameters()) {
-      if (p.ndim >= 2) normal_(p, 0, 1 / Math.sqrt(p.numel / p.shape[0]), g);
-      else if (name.endsWith('weight')) uniform_(p, 0.5, 1.5, g);
-      else normal_(p, 0, 0.1, g);
-    }
-    for (const [name, b] of m.namedBuffers()) {
-      if (name.endsWith('running_mean')) normal_(b, 0, 0.1, g);
-      if (name.endsWith('running_var')) uniform_(b, 0.5, 1.5, g);
-    }
-  });
-}
 
 function run(m: Model, x: Tensor, time: Tensor | undefined, eager = false): Tensor {
   if (m instanceof nn.UNet) return eager ? m.forwardEager(x, time!) : m.forward(x, time!);
