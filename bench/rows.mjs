@@ -103,3 +103,82 @@ rows['wrn28-10 b8 fwd+input-grad'] = modelRow({ preset: 'wrn28-10', batch: 8, mo
 rows['ddpmSmall b64 fwd'] = modelRow({ preset: 'ddpmSmall', batch: 64, mode: 'fwd' });
 rows['ddpmSmall b64 fwd+bwd'] = modelRow({ preset: 'ddpmSmall', batch: 64, mode: 'fwd+bwd' });
 rows['ddpm256 b1 fwd'] = { ...modelRow({ preset: 'ddpm256', batch: 1, mode: 'fwd' }), group: 'big' };
+
+// ---- DDPM (issue: DDPM) ----------------------------------------------------------------------
+// A training step is the whole of it: L_simple (t, ε draws, q_sample, training-mode forward with
+// the preset's dropout), backward, clipping, Adam and the EMA update. A sampling step is one eval
+// forward plus the ancestral update. Twins: bench/ref/worker.py with bench/ref/diffusion.py.
+import { diffusion as D, train as T } from '../dist/index.js';
+
+function ddpmTrainRow(preset, batch) {
+  return {
+    group: 'ddpm',
+    setup() {
+      const model = randomize(nn.modelFromPreset(preset), 1);
+      model.train();
+      const { inChannels: c, resolution: r } = model.config;
+      const x0 = randn([batch, c, r, r], { generator: g }).clamp(-1, 1);
+      const opt = new T.Adam(model.parameters(), { lr: 2e-4 });
+      const ema = new T.EMA(model, { decay: 0.9999 });
+      return { model, x0, opt, ema, d: new D.GaussianDiffusion(), gen: new Generator(3) };
+    },
+    step({ model, x0, opt, ema, d, gen }) {
+      tidy(() => {
+        const { loss } = d.trainingLoss(model, x0, gen);
+        opt.zeroGrad();
+        loss.backward();
+        T.clipGradNorm(opt.params, 1);
+        opt.step();
+        ema.update();
+        loss.item();
+      });
+    },
+    teardown({ model, x0, opt, ema }) {
+      opt.dispose();
+      ema.dispose();
+      model.dispose();
+      x0.dispose();
+    },
+  };
+}
+
+function ddpmSampleStepRow(preset, batch) {
+  return {
+    group: 'ddpm',
+    setup() {
+      const model = randomize(nn.modelFromPreset(preset), 1);
+      model.eval();
+      const { inChannels: c, resolution: r } = model.config;
+      const x = randn([batch, c, r, r], { generator: g });
+      const d = new D.GaussianDiffusion();
+      return { model, x, d, t: randint(500, 501, [batch]), plan: d.ancestralPlan(500), gen: new Generator(4) };
+    },
+    step({ model, x, d, t, plan, gen }) {
+      tidy(() => noGrad(() => d.step(x, model.forward(x, t), plan, { generator: gen })));
+    },
+    teardown({ model, x, t }) {
+      model.dispose();
+      dispose([x, t]);
+    },
+  };
+}
+
+rows['ddpm train step ddpmCifar10 b8'] = ddpmTrainRow('ddpmCifar10', 8);
+rows['ddpm train step ddpmSmall b64'] = ddpmTrainRow('ddpmSmall', 64);
+rows['ddpm sample step ddpmCifar10 b8'] = ddpmSampleStepRow('ddpmCifar10', 8);
+// The full reverse process (1000 steps, the native loop on a worker thread) against a Python loop.
+rows['ddpm ancestral 1000 steps ddpmSmall b8'] = {
+  group: 'ddpm-loop',
+  setup() {
+    const model = randomize(nn.modelFromPreset('ddpmSmall'), 1);
+    return { model, d: new D.GaussianDiffusion() };
+  },
+  async step({ model, d }) {
+    const { x, snapshots } = await D.sample(model, d, { count: 8, sampler: 'ancestral', seed: 5 });
+    x.dispose();
+    void snapshots;
+  },
+  teardown({ model }) {
+    model.dispose();
+  },
+};

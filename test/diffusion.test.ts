@@ -201,7 +201,7 @@ t.test('training: loss falls, validation, grids, resume equals an uninterrupted 
   t.ok(recsA[2].eval && Number.isFinite(recsA[2].eval.loss) && Number.isFinite(recsA[2].eval.emaLoss), 'validation loss (raw and EMA) on eval steps');
   t.ok(recsA[5].samples && existsSync(recsA[5].samples), 'a DDIM sample grid is written');
   const png = data.decodePng(readFileSync(recsA[5].samples!));
-  t.same([png.width, png.height], [2 * 16 + 3 * 2, 2 * 16 + 3 * 2], '2×2 grid of 16-px images with 2-px padding');
+  t.same([png.width, png.height], [2 * 32 + 3 * 2, 2 * 32 + 3 * 2], '2×2 grid of 16-px images shown at 2× with 2-px padding');
   // Interrupted: 3 steps, then resume to 6 with a fresh model.
   const runB = join(dir, 'runB');
   const b1 = nn.unet({ ...tinyConfig, generator: new Generator(8) });
@@ -284,15 +284,37 @@ t.test('CLI: ddpm train → sample → bpd, help, one-line errors', async (t) =>
   t.equal(tr.status, 0, `train ran ${tr.stderr.slice(-400)}`);
   t.ok(existsSync(join(run, 'latest.safetensors')) && existsSync(join(run, 'log.jsonl')), 'checkpoint and log');
   const png = join(dir, 'cli.png');
-  const sm = cli('ddpm', 'sample', join(run, 'latest.safetensors'), '--count', '4', '--sampler', 'ancestral', '--snapshot-every', '5', '--out', png);
+  const sm = cli('ddpm', 'sample', join(run, 'latest.safetensors'), '--count', '4', '--sampler', 'ancestral', '--snapshot-every', '5', '--out', png, '--scale', '2');
   t.equal(sm.status, 0, `sample ran ${sm.stderr.slice(-400)}`);
   t.match(sm.stdout, /ema weights \(step 2\)/, 'says which weights');
   const img = data.decodePng(readFileSync(png));
-  t.same([img.width, img.height], [2 * 32 + 3 * 2, 2 * 32 + 3 * 2], '2×2 grid of 32-px images');
+  t.same([img.width, img.height], [2 * 64 + 3 * 2, 2 * 64 + 3 * 2], '2×2 grid of 32-px images at --scale 2');
+  const xt = data.decodePng(readFileSync(join(dir, 'cli-xt.png')));
+  t.same([xt.width, xt.height], [4 * 64 + 5 * 2, 2 * 64 + 3 * 2], 'trajectory: a row per snapshot (steps 5, 10), a column per image');
   t.ok(existsSync(join(dir, 'cli-x0.png')) && existsSync(join(dir, 'cli-xt.png')), 'trajectory grids');
   const bpd = cli('ddpm', 'bpd', join(run, 'latest.safetensors'), '--count', '2', '--json');
   t.equal(bpd.status, 0, `bpd ran ${bpd.stderr.slice(-400)}`);
   const j = JSON.parse(bpd.stdout.slice(bpd.stdout.indexOf('{')));
   t.equal(j.n, 2);
   t.ok(j.total > 0 && j.perTerm.length === 10, `bits/dim ${j.total.toFixed(3)} with 10 terms`);
+});
+
+t.test('export and the demo (small settings)', async (t) => {
+  const run = join(dir, 'runA', 'latest.safetensors');
+  const out = join(dir, 'exported.safetensors');
+  await D.exportDdpm(run, out, { weights: 'ema' });
+  const a = await D.loadDdpm(run, { weights: 'ema' });
+  const b = await D.loadDdpm(out, { weights: 'ema' });
+  t.equal(b.step, 6, 'the exported file keeps the step');
+  t.equal(b.diffusion.T, 50, 'and the diffusion settings');
+  t.equal(maxAbsDiff(a.model.conv_out.weight.toFloat32Array(), b.model.conv_out.weight.toFloat32Array()), 0, 'and the EMA weights');
+  await t.rejects(D.loadDdpm(out, { weights: 'raw' }), /holds only the ema weights/);
+  const { runDemo, DEMO_WEIGHTS } = await import('../ts/cli/demo.js');
+  t.ok(existsSync(DEMO_WEIGHTS), 'the pretrained demo weights ship in the repository');
+  const lines: string[] = [];
+  const code = await runDemo({ out: join(dir, 'demo'), count: 4, steps: 5, trainSteps: 2, threads: 1, log: (s) => lines.push(s) });
+  t.equal(code, 0);
+  const png = data.decodePng(readFileSync(join(dir, 'demo', 'samples.png')));
+  t.same([png.width, png.height], [2 * 64 + 3 * 2, 2 * 64 + 3 * 2], 'a 2×2 grid of 32-px samples shown at 2×');
+  t.match(lines.join(''), /Open .*samples\.png/, 'says where the PNG is');
 });

@@ -110,6 +110,84 @@ ROWS['ddpmSmall b64 fwd'] = model_row('ddpmSmall', 64, 'fwd')
 ROWS['ddpmSmall b64 fwd+bwd'] = model_row('ddpmSmall', 64, 'fwd+bwd')
 ROWS['ddpm256 b1 fwd'] = model_row('ddpm256', 1, 'fwd')
 
+# ---- DDPM: a whole training step and sampling (twins of bench/rows.mjs) ----------------------
+import diffusion as D  # noqa: E402
+
+
+def randomized(preset):
+    kind, cfg = PRESETS[preset]
+    m = models.build(kind, cfg)
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            if p.dim() >= 2:
+                p.normal_(0, 1 / math.sqrt(p[0].numel()), generator=g)
+            elif name.endswith('weight'):
+                p.uniform_(0.5, 1.5, generator=g)
+            else:
+                p.normal_(0, 0.1, generator=g)
+    return m, cfg
+
+
+def ddpm_train_row(preset, batch):
+    def setup():
+        m, cfg = randomized(preset)
+        m.train()
+        x0 = torch.randn(batch, cfg['inChannels'], cfg['resolution'], cfg['resolution'], generator=g).clamp(-1, 1)
+        opt = torch.optim.Adam(m.parameters(), lr=2e-4)
+        shadow = {k: v.detach().clone() for k, v in m.state_dict().items()}
+        return m, x0, opt, shadow, D.Diffusion(D.betas()), torch.Generator().manual_seed(3)
+
+    def step(state):
+        m, x0, opt, shadow, d, gen = state
+        loss, _ = d.loss(m, x0, gen)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            for k, v in m.state_dict().items():
+                shadow[k].lerp_(v, 1 - 0.9999)
+        loss.item()
+    return setup, step
+
+
+def ddpm_sample_step_row(preset, batch):
+    def setup():
+        m, cfg = randomized(preset)
+        m.eval()
+        x = torch.randn(batch, cfg['inChannels'], cfg['resolution'], cfg['resolution'], generator=g)
+        return m, x, D.Diffusion(D.betas()), torch.full((batch,), 500, dtype=torch.long), torch.Generator().manual_seed(4)
+
+    def step(state):
+        m, x, d, t, gen = state
+        with torch.no_grad():
+            eps = m(x, t)
+            d.ancestral_step(x, 500, eps, torch.randn(x.shape, generator=gen), True)
+    return setup, step
+
+
+def ddpm_loop_row(preset, batch):
+    def setup():
+        m, cfg = randomized(preset)
+        m.eval()
+        return m, cfg, D.Diffusion(D.betas())
+
+    def step(state):
+        m, cfg, d = state
+        gen = torch.Generator().manual_seed(5)
+        with torch.no_grad():
+            x = torch.randn(batch, cfg['inChannels'], cfg['resolution'], cfg['resolution'], generator=gen)
+            for t in range(d.T - 1, -1, -1):
+                eps = m(x, torch.full((batch,), t, dtype=torch.long))
+                x = d.ancestral_step(x, t, eps, torch.randn(x.shape, generator=gen) if t > 0 else None, True)
+    return setup, step
+
+
+ROWS['ddpm train step ddpmCifar10 b8'] = ddpm_train_row('ddpmCifar10', 8)
+ROWS['ddpm train step ddpmSmall b64'] = ddpm_train_row('ddpmSmall', 64)
+ROWS['ddpm sample step ddpmCifar10 b8'] = ddpm_sample_step_row('ddpmCifar10', 8)
+ROWS['ddpm ancestral 1000 steps ddpmSmall b8'] = ddpm_loop_row('ddpmSmall', 8)
+
 
 def run(name, iters, warmup, min_ms=0):
     setup, step = ROWS[name]

@@ -6,18 +6,23 @@ import { rows } from '../rows.mjs';
 const threads = Number(process.argv[2] ?? 1);
 setNumThreads(threads);
 
+/** Rows may be async (whole jobs on a worker thread); sync rows pay no extra tick. */
+async function settle(r) {
+  if (r && typeof r.then === 'function') await r;
+}
+
 function cpuMs() {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 }
 
-function run(name, iters, warmup, minMs = 0) {
+async function run(name, iters, warmup, minMs = 0) {
   const row = rows[name];
   if (!row) throw new Error(`unknown row ${name}`);
   const state = row.setup();
   try {
     const w0 = performance.now();
-    for (let i = 0; i < warmup; i++) row.step(state);
+    for (let i = 0; i < warmup; i++) await settle(row.step(state));
     // enough timed iterations to fill minMs (short ops would otherwise be a handful of samples)
     const per = (performance.now() - w0) / Math.max(warmup, 1);
     iters = Math.max(iters, Math.min(10_000, Math.ceil(minMs / Math.max(per, 1e-3))));
@@ -26,7 +31,7 @@ function run(name, iters, warmup, minMs = 0) {
     const t0all = performance.now();
     for (let i = 0; i < iters; i++) {
       const t0 = performance.now();
-      row.step(state);
+      await settle(row.step(state));
       times.push(performance.now() - t0);
     }
     const wall = performance.now() - t0all;
@@ -43,7 +48,7 @@ for await (const line of createInterface({ input: process.stdin })) {
       const names = Object.keys(rows).filter((n) => msg.group === 'all' || msg.group.split(',').some((g) => n === g || rows[n].group === g));
       process.stdout.write(JSON.stringify({ rows: names }) + '\n');
     } else {
-      process.stdout.write(JSON.stringify(run(msg.row, msg.iters, msg.warmup, msg.minMs)) + '\n');
+      process.stdout.write(JSON.stringify(await run(msg.row, msg.iters, msg.warmup, msg.minMs)) + '\n');
     }
   } catch (e) {
     process.stdout.write(JSON.stringify({ error: String(e?.message ?? e) }) + '\n');

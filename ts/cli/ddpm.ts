@@ -12,13 +12,13 @@ import { streamSeed } from '../train/seeds.js';
 import { GaussianDiffusion, type DiffusionOptions } from '../diffusion/gaussian.js';
 import { ddpmRecipe, trainDdpm, type DdpmRecipe } from '../diffusion/train.js';
 import { sample, toUint8, type SamplerKind } from '../diffusion/sample.js';
-import { loadDdpm, type WeightsChoice } from '../diffusion/checkpoint.js';
+import { exportDdpm, loadDdpm, type WeightsChoice } from '../diffusion/checkpoint.js';
 import { bitsPerDim } from '../diffusion/vlb.js';
 import { formatSeconds, progressLine } from './progress.js';
 
 type Log = (s: string) => void;
 
-export const ddpmUsage = `langevin ddpm <train|sample|bpd> [options]
+export const ddpmUsage = `langevin ddpm <train|sample|bpd|export> [options]
 
 train: trains a DDPM U-Net with L_simple (checkpoints, log.jsonl, loss curve data and sample grids in --out)
   --out DIR             run folder (required); --resume continues from DIR/latest.safetensors
@@ -42,11 +42,14 @@ sample: writes a PNG grid of samples
   --sampler ancestral|ddim  (default ddim); --steps N (ddim, default 50); --eta X (default 0)
   --no-clip             do not clip x̂0 to [-1, 1]
   --snapshot-every K    also write the x̂0 and x_t trajectory (every K steps) as grids
-  --out FILE.png        (default samples.png); --device, --threads
+  --out FILE.png        (default samples.png); --scale N upscales each image; --device, --threads
 
 bpd: the variational bound in bits/dim on test images (T forwards per image)
   CHECKPOINT, --weights ema|raw, --data SPEC (test split), --count N (default 256),
-  --batch N (default 64), --json, --device, --threads`;
+  --batch N (default 64), --json, --device, --threads
+
+export: writes one set of a checkpoint's weights as a standalone file (to share or ship)
+  CHECKPOINT, --weights ema|raw (default ema), --out FILE.safetensors (required)`;
 
 const common = {
   help: { type: 'boolean', short: 'h' },
@@ -89,7 +92,8 @@ export async function runDdpm(argv: string[], log: Log, signal: AbortSignal): Pr
   if (sub === 'train') return train(rest, log, signal);
   if (sub === 'sample') return sampleCmd(rest, log, signal);
   if (sub === 'bpd') return bpdCmd(rest, log, signal);
-  throw new RangeError(`unknown ddpm command '${sub}' (train, sample, bpd)`);
+  if (sub === 'export') return exportCmd(rest, log);
+  throw new RangeError(`unknown ddpm command '${sub}' (train, sample, bpd, export)`);
 }
 
 interface RunConfig {
@@ -217,6 +221,7 @@ async function sampleCmd(argv: string[], log: Log, signal: AbortSignal): Promise
       'no-clip': { type: 'boolean' },
       'snapshot-every': { type: 'string' },
       out: { type: 'string' },
+      scale: { type: 'string' },
     },
   });
   if (v.help) return log(ddpmUsage + '\n'), 0;
@@ -248,13 +253,14 @@ async function sampleCmd(argv: string[], log: Log, signal: AbortSignal): Promise
   });
   bar.done();
   const u8 = toUint8(r.x.cpu());
-  await savePngGrid(out, u8);
+  const scale = num(v.scale, 'scale', { int: true, min: 1 }) ?? 1;
+  await savePngGrid(out, u8, { scale });
   if (r.snapshots.length) {
     const stem = out.replace(/\.png$/i, '');
     // One row per snapshot: x_t and x̂0 of the first 8 images.
     const rows = (key: 'x' | 'x0') => toUint8(catRows(r.snapshots.map((s) => s[key]), Math.min(8, count)));
-    await savePngGrid(`${stem}-xt.png`, rows('x'), { nrow: Math.min(8, count) });
-    await savePngGrid(`${stem}-x0.png`, rows('x0'), { nrow: Math.min(8, count) });
+    await savePngGrid(`${stem}-xt.png`, rows('x'), { nrow: Math.min(8, count), scale });
+    await savePngGrid(`${stem}-x0.png`, rows('x0'), { nrow: Math.min(8, count), scale });
     log(`trajectory: ${stem}-xt.png, ${stem}-x0.png (rows = steps ${r.snapshots.map((s) => s.step).join(', ')})\n`);
   }
   log(`wrote ${out} in ${formatSeconds((performance.now() - t0) / 1000)}\n`);
@@ -300,5 +306,16 @@ async function bpdCmd(argv: string[], log: Log, signal: AbortSignal): Promise<nu
   bar.done();
   if (v.json) log(JSON.stringify({ ...r, perT: undefined, perTerm: r.perT }, null, 2) + '\n');
   else log(`bits/dim ${r.total.toFixed(4)} ± ${r.totalStderr.toFixed(4)} (prior ${r.prior.toFixed(5)}, decoder ${r.decoder.toFixed(4)}, ${r.n} images)\n`);
+  return 0;
+}
+
+async function exportCmd(argv: string[], log: Log): Promise<number> {
+  const { values: v, positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { help: { type: 'boolean', short: 'h' }, weights: { type: 'string' }, out: { type: 'string' } } });
+  if (v.help) return log(ddpmUsage + '\n'), 0;
+  if (positionals.length !== 1 || !v.out) throw new RangeError('ddpm export: give one checkpoint and --out FILE.safetensors');
+  if (!existsSync(positionals[0])) throw new RangeError(`${positionals[0]}: no such file`);
+  const weights = oneOf(v.weights, 'weights', ['ema', 'raw'] as const) ?? 'ema';
+  await exportDdpm(positionals[0], v.out, { weights });
+  log(`wrote the ${weights} weights of ${positionals[0]} to ${v.out}\n`);
   return 0;
 }

@@ -9,7 +9,9 @@ import { runDdpm } from './ddpm.js';
 const usage = `langevin <command> [options]
 
 Commands:
-  demo            a short end-to-end run on this machine (smoke test until the DDPM demo lands)
+  demo [--threads N] [--out DIR]
+                  samples clothing from the shipped pretrained DDPM (DDIM) and trains it live
+                  for 50 steps; writes DIR/samples.png (default ./langevin-demo)
   ddpm <train|sample|bpd> [options]
                   train a DDPM, sample a PNG grid, or compute bits/dim (langevin ddpm --help)
   info [--json]   libtorch / CUDA / cuDNN versions, threads and CPU features of this build
@@ -30,7 +32,7 @@ async function main(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     strict: true,
-    options: { help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' }, threads: { type: 'string' } },
+    options: { help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' }, threads: { type: 'string' }, out: { type: 'string' } },
   });
   const [command] = positionals;
   if (values.help || !command) {
@@ -57,7 +59,9 @@ async function main(argv: string[]): Promise<number> {
     case 'demo': {
       const ac = new AbortController();
       process.once('SIGINT', () => ac.abort());
-      return runDemo({ signal: ac.signal, threads: values.threads ? Number(values.threads) : undefined, log: (s) => process.stdout.write(s) });
+      const threads = values.threads === undefined ? undefined : Number(values.threads);
+      if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new RangeError(`--threads must be a positive integer, got '${values.threads}'`);
+      return runDemo({ signal: ac.signal, threads, out: values.out, log: (s) => process.stdout.write(s) });
     }
     default:
       console.error(`langevin: unknown command '${command}' (see langevin --help)`);

@@ -2,7 +2,7 @@
 // the diffusion settings in its config) or a plain weights file. Which weights is always an
 // explicit choice — peers' users get surprised when training grids (EMA) and their own sampling
 // (raw) differ.
-import { readSafetensors } from '../io/safetensors.js';
+import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { UNet } from '../nn/unet.js';
 import type { Generator } from '../tensor/generator.js';
 import { CHECKPOINT_FORMAT } from '../train/checkpoint.js';
@@ -34,7 +34,10 @@ export async function loadDdpm(path: string, opts: { weights: WeightsChoice; dif
     };
     const model = new UNet({ ...parse('langevin.config'), generator: opts.generator });
     const isCheckpoint = metadata.format === CHECKPOINT_FORMAT;
-    const config: Record<string, unknown> = isCheckpoint ? parse('config') ?? {} : {};
+    // An exported file (exportDdpm) holds one set of weights and says which.
+    const held = metadata['ddpm.weights'];
+    if (!isCheckpoint && held && held !== opts.weights) throw new RangeError(`${path} holds only the ${held} weights (asked for ${opts.weights})`);
+    const config: Record<string, unknown> = (isCheckpoint ? parse('config') : parse('ddpm.config')) ?? {};
     let weights = tensors;
     if (isCheckpoint) {
       const prefix = opts.weights === 'ema' ? 'ema.' : 'model.';
@@ -44,8 +47,27 @@ export async function loadDdpm(path: string, opts: { weights: WeightsChoice; dif
     model.loadStateDict(weights);
     model.eval();
     const diffusion = new GaussianDiffusion({ ...((config.diffusion as DiffusionOptions | undefined) ?? {}), ...opts.diffusion });
-    return { model, diffusion, step: isCheckpoint ? Number(metadata.step) : 0, config, weights: opts.weights };
+    return { model, diffusion, step: Number((isCheckpoint ? metadata.step : metadata['ddpm.step']) ?? 0), config, weights: opts.weights };
   } finally {
     for (const t of tensors.values()) t.dispose();
+  }
+}
+
+/**
+ * Writes one set of a checkpoint's weights (raw or EMA) as a standalone weights file that keeps
+ * the run's config (diffusion settings, data, steps): what to share or ship. loadDdpm and
+ * loadModel both read it.
+ */
+export async function exportDdpm(checkpoint: string, out: string, opts: { weights: WeightsChoice }): Promise<void> {
+  const { model, step, config } = await loadDdpm(checkpoint, opts);
+  try {
+    await writeSafetensors(out, model.stateDict(), {
+      ...model.describe(),
+      'ddpm.weights': opts.weights,
+      'ddpm.step': String(step),
+      'ddpm.config': JSON.stringify(config),
+    });
+  } finally {
+    model.dispose();
   }
 }

@@ -142,7 +142,7 @@ export async function* trainDdpm(model: DdpmModel, diffusion: GaussianDiffusion,
       const { x } = await sample(model, diffusion, { count: o.sampleCount ?? 16, sampler: 'ddim', steps: Math.min(o.sampleSteps ?? 50, diffusion.T), seed: streamSeed(seed, 'grid'), device: o.device });
       const u8 = toUint8(x);
       x.dispose();
-      await savePngGrid(path, u8);
+      await savePngGrid(path, u8, { scale: u8.shape[2] <= 32 ? 2 : 1 });
       u8.dispose();
     });
     return path;
