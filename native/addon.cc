@@ -41,6 +41,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterDataOps(env, exports);
   RegisterTrainStep(env, exports);
   RegisterDiffusion(env, exports);
+  RegisterEnergy(env, exports);
   return exports;
 }
 

@@ -158,6 +158,7 @@ void RegisterOptim(Napi::Env env, Napi::Object exports);
 void RegisterDataOps(Napi::Env env, Napi::Object exports);
 void RegisterTrainStep(Napi::Env env, Napi::Object exports);
 void RegisterDiffusion(Napi::Env env, Napi::Object exports);
+void RegisterEnergy(Napi::Env env, Napi::Object exports);
 
 // Per-environment data (one per main thread / worker_thread).
 struct AddonData {

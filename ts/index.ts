@@ -8,3 +8,4 @@ export * as io from './io/index.js';
 export * as data from './data/index.js';
 export * as train from './train/index.js';
 export * as diffusion from './diffusion/index.js';
+export * as jem from './jem/index.js';

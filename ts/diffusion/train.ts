@@ -16,6 +16,7 @@ import { trainLoop, type StepRecord } from '../train/loop.js';
 import { Adam, clipGradNorm } from '../train/optim.js';
 import { linearWarmup } from '../train/schedule.js';
 import { streamSeed } from '../train/seeds.js';
+import { BatchStream } from '../train/stream.js';
 import type { EpsModel, GaussianDiffusion } from './gaussian.js';
 import { sample, toUint8 } from './sample.js';
 
@@ -111,23 +112,11 @@ export async function* trainDdpm(model: DdpmModel, diffusion: GaussianDiffusion,
   let startStep = 0;
   const latest = o.dir ? join(o.dir, 'latest.safetensors') : undefined;
   if (o.resume && latest && existsSync(latest)) startStep = (await loadCheckpoint(latest, { model, ema, optimizer: opt, generators })).step;
-  const perEpoch = Math.floor(o.train.size / r.batchSize);
   // Data order is a function of (seed, epoch); flips and (t, ε) of (seed, step): a resumed run
   // sees exactly what an uninterrupted one would.
-  let epoch = -1;
-  let batches: IterableIterator<{ x: Tensor; y: Tensor }> | undefined;
+  const stream = new BatchStream(o.train, r.batchSize, seed);
   const batchFor = (step: number): Tensor => {
-    const e = Math.floor(step / perEpoch);
-    if (e !== epoch || !batches) {
-      epoch = e;
-      batches = o.train.batches({ batchSize: r.batchSize, shuffle: true, dropLast: true, generator: new Generator(streamSeed(seed, 'order', e)) });
-      for (let k = 0; k < step - e * perEpoch; k++) {
-        const b = batches.next().value!;
-        b.x.dispose();
-        b.y.dispose();
-      }
-    }
-    const { x, y } = batches.next().value!;
+    const { x, y } = stream.at(step);
     y.dispose();
     if (!o.device || o.device === 'cpu') return x;
     const xd = x.to(o.device);

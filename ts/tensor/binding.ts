@@ -44,6 +44,15 @@ export interface DiffusionStepPlan {
   sigma: number;
 }
 
+/** x' = clamp(x − stepSize·clamp(∂E/∂x, ±gradClamp) + noise·ε, clampMin, clampMax). */
+export interface SgldStepSettings {
+  stepSize: number;
+  noise: number;
+  gradClamp?: number;
+  clampMin?: number;
+  clampMax?: number;
+}
+
 export interface NativeBinding {
   NativeGenerator: new (seed?: number) => NativeGenerator;
   NativeProgram: new (blocks: object[]) => NativeProgram;
@@ -179,6 +188,10 @@ export interface NativeBinding {
   /** One reverse-diffusion update (see native/diffusion.cc): returns [x', x̂0]. */
   diffusionStep(x: T, eps: T, plan: DiffusionStepPlan, clip: boolean, useEps: boolean, gen?: G): [T, T];
   sampleLoopAsync(program: NativeProgram, x: T, plans: DiffusionStepPlan[], clip: boolean, useEps: boolean, snapshotEvery: number, gen?: G, jobOpts?: object): NativeJob;
+  /** E (−logsumexp or −f[y]) and ∂E/∂x of a classifier program in eval mode: [E, grad]. */
+  energyGrad(program: NativeProgram, x: T, y: T | undefined, gen?: G): [T, T];
+  /** One SGLD step fused with the energy gradient: [x', E(x)]. */
+  sgldStep(program: NativeProgram, x: T, settings: SgldStepSettings, y: T | undefined, gen?: G): [T, T];
   // data_ops.cc
   imageBatch(images: T, indices: T): T;
   augment(x: T, flip: boolean, cropPad: number, noise: number, gen?: G): T;

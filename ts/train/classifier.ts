@@ -14,6 +14,7 @@ import { trainLoop, type StepRecord } from './loop.js';
 import { Adam, SGD, clipGradNorm, type Optimizer } from './optim.js';
 import { linearWarmup, type Schedule } from './schedule.js';
 import { streamSeed } from './seeds.js';
+import { BatchStream } from './stream.js';
 import { native } from '../tensor/binding.js';
 import { runJob } from '../tensor/jobs.js';
 import { WideResNet } from '../nn/wideresnet.js';
@@ -93,7 +94,6 @@ export async function* trainClassifier(model: Classifier, o: ClassifierTrainOpti
   const opt: Optimizer = kind === 'adam' ? new Adam(model.parameters(), { lr, weightDecay: o.weightDecay ?? 0 }) : new SGD(model.parameters(), { lr, momentum: 0.9, weightDecay: o.weightDecay ?? 0 });
   const schedule = o.schedule ?? linearWarmup(lr, o.warmup ?? 0);
   const config = { trainer: 'classifier', steps: o.steps, batchSize, optimizer: kind, lr, weightDecay: o.weightDecay ?? 0, warmup: o.warmup ?? 0, clipNorm: o.clipNorm ?? null, augment: o.augment ?? null, seed, train: o.train.name, trainSize: o.train.size, valid: o.valid?.name ?? null, model: model.describe() };
-  const perEpoch = Math.floor(o.train.size / batchSize);
   let best = -Infinity;
   let startStep = 0;
   const latest = o.dir ? join(o.dir, 'latest.safetensors') : undefined;
@@ -104,21 +104,7 @@ export async function* trainClassifier(model: Classifier, o: ClassifierTrainOpti
   }
   // Data order is a function of (seed, epoch) and augmentation of (seed, step): a resumed run
   // sees exactly the batches an uninterrupted one would.
-  let epoch = -1;
-  let batches: IterableIterator<{ x: Tensor; y: Tensor }> | undefined;
-  const batchFor = (step: number) => {
-    const e = Math.floor(step / perEpoch);
-    if (e !== epoch || !batches) {
-      epoch = e;
-      batches = o.train.batches({ batchSize, shuffle: true, dropLast: true, generator: new Generator(streamSeed(seed, 'order', e)) });
-      for (let k = 0; k < step - e * perEpoch; k++) {
-        const b = batches.next().value!;
-        b.x.dispose();
-        b.y.dispose();
-      }
-    }
-    return batches.next().value!;
-  };
+  const stream = new BatchStream(o.train, batchSize, seed);
   const save = async (step: number, name: string, acc?: number) => {
     const path = join(o.dir!, name);
     await saveCheckpoint(path, { model, optimizer: opt }, { step, config, values: { bestAccuracy: Math.max(best, acc ?? -Infinity) } });
@@ -156,7 +142,7 @@ export async function* trainClassifier(model: Classifier, o: ClassifierTrainOpti
       checkpoint: o.dir ? (step) => save(step, 'latest.safetensors') : undefined,
       step: async (step) => {
         opt.lr = schedule(step);
-        const { x, y } = batchFor(step);
+        const { x, y } = stream.at(step);
         const g = new Generator(streamSeed(seed, 'augment', step));
         if (useNative) {
           const xa = o.augment ? o.train.augmentBatch(x, o.augment, g) : x;

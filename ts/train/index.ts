@@ -6,3 +6,4 @@ export { trainLoop, TrainingDivergedError, type StepRecord, type StepResult, typ
 export { trainClassifier, evaluateClassifier, type Classifier, type ClassifierTrainOptions, type ClassifierEval } from './classifier.js';
 export { streamSeed } from './seeds.js';
 export { linePlot, savePlot, niceTicks, type Series, type PlotOptions } from './plot.js';
+export { BatchStream } from './stream.js';
