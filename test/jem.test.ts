@@ -91,7 +91,9 @@ t.test('energy, SGLD, buffer and JEM loss vs the PyTorch reference', { skip: !pr
   const dst = join(dir, 'jem.out.safetensors');
   const tensors = new Map<string, Tensor>([...m.stateDict()].map(([k, v]) => [`model.${k}`, v]));
   for (const [k, v] of Object.entries({ x, y, buffer, x_data: xData, x_q: xQ, x_lab: xLab, y_lab: yLab })) tensors.set(k, v);
-  await io.writeSafetensors(src, tensors, { model: JSON.stringify(m.config), sgld: JSON.stringify(sgldCases), seed: '7', reinit: '0.3', classes: '10' });
+  const pgdStart = x.add(rand(x.shape, { generator: g }).sub(0.5).mul(0.1));
+  tensors.set('pgd_start', pgdStart);
+  await io.writeSafetensors(src, tensors, { model: JSON.stringify(m.config), sgld: JSON.stringify(sgldCases), seed: '7', reinit: '0.3', classes: '10', pgd_eps: '0.1', pgd_alpha: '0.025' });
   const r = spawnSync(PYTHON, ['bench/ref/jem.py', 'parity', src, dst], { encoding: 'utf8' });
   t.equal(r.status, 0, `reference ran ${r.stderr.slice(-800)}`);
   if (r.status !== 0) return;
@@ -122,6 +124,7 @@ t.test('energy, SGLD, buffer and JEM loss vs the PyTorch reference', { skip: !pr
   const sc = rc.sample(6, { generator: new Generator(7) });
   t.same(Array.from(sc.indices.toArray() as BigInt64Array, Number), Array.from(ref.get('buffer_cond.inds')!.toArray() as BigInt64Array, Number), 'class-conditional buffer: same indices');
   close(sc.x, 'buffer_cond.x', 'class-conditional buffer: chain starts');
+  for (const norm of ['linf', 'l2'] as const) close(jem.pgdStep(m, x, pgdStart, y, 0.1, 0.025, norm), `pgd.${norm}`, `PGD step (${norm})`);
   // The loss in training mode and its parameter gradients.
   m.train();
   const n = 4;
@@ -256,4 +259,53 @@ t.test('divergence guard: a forced blow-up stops with a report, or rolls back wi
   await t.rejects(async () => {
     for await (const r of jem.trainJem(smallWrn(), { ...base, steps: 2, guard: { action: 'rollback' } })) void r;
   }, /needs a run folder/);
+});
+
+t.test('calibration and AUROC: hand-made cases (ties, conf = 1.0) and numpy/scipy', async (t) => {
+  // Two bins: (0, 0.5] and (0.5, 1]; 0.5 goes to the first, 1.0 to the last.
+  const c = jem.calibration([0.5, 1.0, 1.0, 0.75], [1, 1, 0, 1], 2);
+  t.same(c.bins.map((b) => b.count), [1, 3], 'right-closed bins: 0.5 → first, 1.0 → last (counted, not dropped)');
+  t.ok(Math.abs(c.ece - (0.25 * 0.5 + 0.75 * Math.abs(2 / 3 - 2.75 / 3))) < 1e-12, `ECE by hand ${c.ece.toFixed(6)}`);
+  t.equal(c.accuracy, 0.75);
+  t.equal(jem.calibration([0.9, 0.9], [1, 0], 20).ece, 0.4, 'one bin: |0.5 − 0.9|');
+  t.throws(() => jem.calibration([1.2], [1]), /outside \[0, 1\]/);
+  t.throws(() => jem.calibration([0.5], [1, 0]), /1 confidences but 2 outcomes/);
+  t.equal(jem.auroc([3, 4], [1, 2]), 1, 'perfect separation');
+  t.equal(jem.auroc([1, 2], [3, 4]), 0, 'reversed');
+  t.equal(jem.auroc([1, 1], [1, 1]), 0.5, 'all tied: ½');
+  t.equal(jem.auroc([2, 1], [1, 0]), (1 + 1 + 0.5 + 1) / 4, 'one tie counts ½');
+  t.throws(() => jem.auroc([], [1]), /at least one/);
+  if (why) return;
+  const g = new Generator(3);
+  const conf = rand([500], { generator: g }).mul(0.9).add(0.1).toFloat64Array().map((v, i) => (i % 17 === 0 ? 1 : Math.round(v * 40) / 40));
+  const correct = Array.from(rand([500], { generator: g }).toFloat64Array(), (v, i) => (v < conf[i] ? 1 : 0));
+  const pos = Array.from(randn([300], { generator: g }).toFloat64Array(), (v) => Math.round(v * 4) / 4 + 0.5);
+  const neg = Array.from(randn([200], { generator: g }).toFloat64Array(), (v) => Math.round(v * 4) / 4);
+  const r = spawnSync(PYTHON, ['bench/ref/jem.py', 'metrics'], { input: JSON.stringify({ conf: Array.from(conf), correct, bins: 20, pos, neg }), encoding: 'utf8' });
+  t.equal(r.status, 0, r.stderr.slice(-400));
+  const ref = JSON.parse(r.stdout);
+  t.ok(Math.abs(jem.calibration(conf, correct, 20).ece - ref.ece) < 1e-12, `ECE(20) = numpy's ${ref.ece.toFixed(6)} (quantised confidences on bin edges, conf = 1.0)`);
+  t.ok(Math.abs(jem.auroc(pos, neg) - ref.auroc) < 1e-12, `AUROC = scipy rank statistic ${ref.auroc.toFixed(6)} (many ties)`);
+});
+
+t.test('OOD scores, OOD sets and PGD accuracy', async (t) => {
+  const m = smallWrn(2);
+  randomize(m, 8);
+  const x = rand([6, 1, 16, 16], { generator: new Generator(1) }).mul(2).sub(1);
+  const s = jem.oodScores(m, x);
+  const E = jem.energy(m, x).toFloat64Array();
+  t.ok(s.px.every((v, i) => Math.abs(v + E[i]) < 1e-6), 'px = −E(x)');
+  t.ok(s.py.every((v) => v > 0.1 - 1e-6 && v <= 1), 'py = max softmax in [1/K, 1]');
+  const g = jem.energyGrad(m, x).grad.flatten(1).norm(2, 1).toFloat64Array();
+  t.ok(s.pxgrad.every((v, i) => Math.abs(v + g[i]) < 1e-6), 'pxgrad = −‖∂E/∂x‖');
+  const sets = jem.oodSets(x, new Generator(2));
+  t.same(Object.keys(sets).sort(), ['gaussian', 'interp', 'inverted', 'uniform', 'vflip']);
+  t.ok(Math.abs(sets.interp.select(0, 1).sub(x.select(0, 1).add(x.select(0, 0)).mul(0.5)).abs().max().item()) < 1e-6, 'interp = (x_i + x_{i−1})/2');
+  const ds = digits(40, 5);
+  const clean = jem.pgdAccuracy(m, ds, { norm: 'linf', eps: [0], steps: 2 });
+  const r = jem.pgdAccuracy(m, ds, { norm: 'linf', eps: [0, 0.05, 0.3], steps: 5, generator: new Generator(1) });
+  t.equal(r.accuracy[0], clean.accuracy[0], 'ε = 0 is the clean accuracy');
+  t.ok(r.accuracy[1] <= r.accuracy[0] && r.accuracy[2] <= r.accuracy[1], `accuracy falls with ε: ${r.accuracy.map((a) => a.toFixed(2)).join(' → ')}`);
+  const l2 = jem.pgdAccuracy(m, ds, { norm: 'l2', eps: [0, 2], steps: 5, restarts: 2, generator: new Generator(1) });
+  t.ok(l2.accuracy[1] <= l2.accuracy[0], 'L2 with restarts too');
 });

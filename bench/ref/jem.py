@@ -87,11 +87,53 @@ def parity(src, dst):
     out['loss'] = torch.stack([loss, ce, lpx]).detach()
     for name, g in zip([n for n, _ in model.named_parameters()], torch.autograd.grad(loss, list(model.parameters()))):
         out['lossgrad.' + name] = g
+    # PGD steps (eval mode) from a perturbed start.
+    model.eval()
+    x0, xs = t_in['x'], t_in['pgd_start']
+    for norm in ('linf', 'l2'):
+        out['pgd.' + norm] = pgd_step(model, x0, xs, y, float(meta['pgd_eps']), float(meta['pgd_alpha']), norm)
     safetensors_io.write(dst, {k: v.contiguous() for k, v in out.items()})
+
+
+def pgd_step(model, x0, x, y, eps, alpha, norm):
+    xi = x.detach().requires_grad_(True)
+    g = torch.autograd.grad(F.cross_entropy(model(xi), y, reduction='sum'), [xi])[0]
+    shape = (-1,) + (1,) * (x.dim() - 1)
+    if norm == 'linf':
+        d = g.sign()
+    else:
+        d = g / g.flatten(1).norm(dim=1).clamp(min=1e-12).view(shape)
+    delta = x.detach() + alpha * d - x0
+    if norm == 'linf':
+        delta = delta.clamp(-eps, eps)
+    else:
+        n = delta.flatten(1).norm(dim=1).clamp(min=1e-12).view(shape)
+        delta = delta * (eps / n).clamp(max=1)
+    return (x0 + delta).clamp(-1, 1)
+
+
+def metrics():
+    """stdin JSON {conf, correct, bins, pos, neg} -> {ece, auroc} with numpy/scipy."""
+    import numpy as np
+    from scipy.stats import rankdata
+    a = json.load(sys.stdin)
+    conf, correct = np.asarray(a['conf'], dtype=np.float64), np.asarray(a['correct'], dtype=np.float64)
+    edges = np.linspace(0, 1, a['bins'] + 1)
+    ece = 0.0
+    for i in range(a['bins']):
+        m = (conf > edges[i]) & (conf <= edges[i + 1]) if i else (conf >= 0) & (conf <= edges[1])
+        if m.any():
+            ece += m.mean() * abs(correct[m].mean() - conf[m].mean())
+    pos, neg = np.asarray(a['pos'], dtype=np.float64), np.asarray(a['neg'], dtype=np.float64)
+    ranks = rankdata(np.concatenate([pos, neg]))
+    auc = (ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
+    json.dump({'ece': ece, 'auroc': auc}, sys.stdout)
 
 
 if __name__ == '__main__':
     if len(sys.argv) == 4 and sys.argv[1] == 'parity':
         parity(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 2 and sys.argv[1] == 'metrics':
+        metrics()
     else:
         sys.exit(__doc__)

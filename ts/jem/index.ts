@@ -2,3 +2,4 @@ export { classProbs, energy, energyFromLogits, energyGrad, isCompiled, type Clas
 export { SgldChain, sgld, sgldStep, type SgldOptions, type SgldStepInfo } from './sgld.js';
 export { ReplayBuffer, type GaussianInit, type ReplayBufferOptions } from './buffer.js';
 export { jemRecipe, trainJem, type DivergenceGuard, type JemRecipe, type JemStepRecord, type JemTrainOptions } from './train.js';
+export { auroc, calibration, datasetScores, oodScores, oodSets, pgdAccuracy, pgdStep, saveReliabilityDiagram, type Calibration, type CalibrationBin, type OodScores, type PgdOptions, type PgdResult } from './eval.js';
