@@ -196,11 +196,13 @@ export async function* trainJem(model: Classifier, o: JemTrainOptions): AsyncGen
             const yl = toDevice(l.y);
             d.x.dispose();
             l.x.dispose();
-            // Chains from the buffer: SGLD in eval mode, every final sample written back.
-            const start = buffer.sample(r.batchSize, { generator: g });
+            // Chains from the buffer: SGLD in eval mode, every final sample written back. Without a
+            // p(x) term (the CE baseline under identical data handling) there is nothing to sample.
+            const sampling = r.pxWeight !== 0;
+            const start = sampling ? buffer.sample(r.batchSize, { generator: g }) : undefined;
             const sgldOpts = { steps: r.sgldSteps, stepSize: r.sgldStepSize, noise: r.sgldNoise, generator: g };
-            const xq = sgld(model, toDevice(start.x), { ...sgldOpts, y: r.classCond ? start.y : undefined });
-            buffer.update(start.indices, xq);
+            const xq = start ? sgld(model, toDevice(start.x), { ...sgldOpts, y: r.classCond ? start.y : undefined }) : undefined;
+            if (start && xq) buffer.update(start.indices, xq);
             let xqLab: Tensor | undefined;
             let lab2: ReturnType<ReplayBuffer['sample']> | undefined;
             if (r.pxyWeight > 0) {
@@ -213,13 +215,16 @@ export async function* trainJem(model: Classifier, o: JemTrainOptions): AsyncGen
             try {
               return tidy(() => {
                 const n = r.batchSize;
-                const e = energyFromLogits(model.forward(cat([xd, xq])));
-                const eData = e.slice(0, 0, n);
-                const eSample = e.slice(0, n);
-                const lpx = eData.mean().sub(eSample.mean());
+                // The official order (p(x) batch first, then the labelled one) matters with batch norm.
+                const eAll = xq ? energyFromLogits(model.forward(cat([xd, xq]))) : undefined;
                 const logits = model.forward(xl);
+                // The CE baseline logs the labelled batch's energy instead (no extra forward).
+                const e = eAll ?? energyFromLogits(logits);
+                const eData = e.slice(0, 0, n);
+                const eSample = xq ? e.slice(0, n) : eData;
+                const lpx = eData.mean().sub(eSample.mean());
                 const ce = F.crossEntropy(logits, yl);
-                let loss = ce.mul(r.ceWeight).add(lpx.mul(r.pxWeight));
+                let loss = xq ? ce.mul(r.ceWeight).add(lpx.mul(r.pxWeight)) : ce.mul(r.ceWeight);
                 const terms: Record<string, number> = {};
                 if (xqLab) {
                   const lpxy = energyFromLogits(logits, yl).mean().sub(energyFromLogits(model.forward(xqLab), yl).mean());
@@ -238,7 +243,7 @@ export async function* trainJem(model: Classifier, o: JemTrainOptions): AsyncGen
                 return { loss: L, lr: opt.lr, terms };
               });
             } finally {
-              for (const t of [xd, xl, yl, xq, start.x, start.indices, start.y, xqLab, lab2?.x, lab2?.indices]) t?.dispose();
+              for (const t of [xd, xl, yl, xq, start?.x, start?.indices, start?.y, xqLab, lab2?.x, lab2?.indices]) t?.dispose();
             }
           },
         })) {
