@@ -309,3 +309,30 @@ t.test('OOD scores, OOD sets and PGD accuracy', async (t) => {
   const l2 = jem.pgdAccuracy(m, ds, { norm: 'l2', eps: [0, 2], steps: 5, restarts: 2, generator: new Generator(1) });
   t.ok(l2.accuracy[1] <= l2.accuracy[0], 'L2 with restarts too');
 });
+
+t.test('CLI: jem train → eval → sample, help, one-line errors', async (t) => {
+  const cli = (...args: string[]) => spawnSync(process.execPath, ['dist/cli/main.js', 'jem', ...args], { encoding: 'utf8' }); // built by npm test / prepare
+  const help = cli('--help');
+  t.equal(help.status, 0);
+  for (const opt of ['--px-weight', '--guard', '--buffer', '--sgld-steps', '--metrics', '--ood', '--pgd-eps', '--rounds', '--class']) t.match(help.stdout, opt, `help lists ${opt}`);
+  const bad = cli('eval', 'x.safetensors');
+  t.equal(bad.status, 1);
+  t.equal(bad.stderr.trim().split('\n').length, 1, 'a bad argument is one line');
+  t.match(cli('train', '--out', join(dir, 'x'), '--steps', '1', '--preset', 'ddpmTiny').stderr, /must be a Wide-ResNet preset/);
+  t.match(cli('train', '--out', join(dir, 'x'), '--steps', '1', '--guard', 'pray').stderr, /--guard must be one of stop, rollback/);
+  const run = join(dir, 'cli');
+  const tr = cli('train', '--out', run, '--steps', '2', '--batch', '8', '--valid', '100', '--sgld-steps', '2', '--buffer', '100', '--eval-every', '2', '--threads', '1');
+  t.equal(tr.status, 0, `train ran ${tr.stderr.slice(-300)}`);
+  const ev = cli('eval', join(run, 'best.safetensors'), '--count', '64', '--ood', 'uniform,interp', '--pgd-count', '16', '--pgd-steps', '2', '--pgd-eps', '0,0.1', '--json');
+  t.equal(ev.status, 0, `eval ran ${ev.stderr.slice(-300)}`);
+  const report = JSON.parse(readFileSync(join(run, 'eval.json'), 'utf8'));
+  t.ok(report.accuracy >= 0 && report.ece['20'] >= 0 && report.ece['15'] >= 0, 'accuracy and ECE (20 and 15 bins)');
+  t.same(Object.keys(report.ood), ['uniform', 'interp'], 'the OOD sets asked for');
+  t.ok(['px', 'py', 'pxgrad'].every((k) => report.ood.uniform[k] >= 0 && report.ood.uniform[k] <= 1), 'three AUROCs per set');
+  t.same(report.pgd.eps, [0, 0.1]);
+  t.ok(existsSync(join(run, 'reliability.png')) && existsSync(join(run, 'pgd.png')), 'reliability diagram and PGD curve');
+  const sm = cli('sample', join(run, 'latest.safetensors'), '--count', '4', '--rounds', '1', '--sgld-steps', '2', '--out', join(run, 's.png'));
+  t.equal(sm.status, 0, `sample ran ${sm.stderr.slice(-300)}`);
+  const png = data.decodePng(readFileSync(join(run, 's.png')));
+  t.same([png.width, png.height], [2 * 64 + 3 * 2, 2 * 64 + 3 * 2], '2×2 grid of 32-px samples at 2×');
+});

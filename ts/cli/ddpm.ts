@@ -2,8 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Generator, cat, getNumThreads, setNumThreads, tidy, type Tensor } from '../tensor/index.js';
-import type { Device } from '../tensor/dtype.js';
+import { Generator, cat, getNumThreads, tidy, type Tensor } from '../tensor/index.js';
 import { openDataset, DATA_SPECS } from '../data/spec.js';
 import { savePngGrid } from '../data/png.js';
 import { presets, unet, type PresetName } from '../nn/presets.js';
@@ -15,6 +14,7 @@ import { sample, toUint8, type SamplerKind } from '../diffusion/sample.js';
 import { exportDdpm, loadDdpm, type WeightsChoice } from '../diffusion/checkpoint.js';
 import { bitsPerDim } from '../diffusion/vlb.js';
 import { formatSeconds, progressLine } from './progress.js';
+import { common, device, num, oneOf, threads } from './args.js';
 
 type Log = (s: string) => void;
 
@@ -50,38 +50,6 @@ bpd: the variational bound in bits/dim on test images (T forwards per image)
 
 export: writes one set of a checkpoint's weights as a standalone file (to share or ship)
   CHECKPOINT, --weights ema|raw (default ema), --out FILE.safetensors (required)`;
-
-const common = {
-  help: { type: 'boolean', short: 'h' },
-  threads: { type: 'string' },
-  device: { type: 'string' },
-  seed: { type: 'string' },
-} as const;
-
-function num(v: string | undefined, name: string, opts: { int?: boolean; min?: number } = {}): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || (opts.int && !Number.isInteger(n)) || (opts.min !== undefined && n < opts.min))
-    throw new RangeError(`--${name} must be ${opts.int ? 'an integer' : 'a number'}${opts.min !== undefined ? ` ≥ ${opts.min}` : ''}, got '${v}'`);
-  return n;
-}
-
-function oneOf<T extends string>(v: string | undefined, name: string, allowed: readonly T[]): T | undefined {
-  if (v === undefined) return undefined;
-  if (!allowed.includes(v as T)) throw new RangeError(`--${name} must be one of ${allowed.join(', ')}, got '${v}'`);
-  return v as T;
-}
-
-function device(v: string | undefined): Device {
-  if (v === undefined) return 'cpu';
-  if (v === 'cpu' || v === 'cuda' || /^cuda:\d+$/.test(v)) return v as Device;
-  throw new RangeError(`--device must be cpu, cuda or cuda:N, got '${v}'`);
-}
-
-function threads(v: string | undefined): void {
-  const n = num(v, 'threads', { int: true, min: 1 });
-  if (n) setNumThreads(n);
-}
 
 export async function runDdpm(argv: string[], log: Log, signal: AbortSignal): Promise<number> {
   const [sub, ...rest] = argv;

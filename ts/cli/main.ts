@@ -5,6 +5,7 @@ import { buildInfo } from '../tensor/index.js';
 import { runDemo } from './demo.js';
 import { modelInfo } from './model.js';
 import { runDdpm } from './ddpm.js';
+import { runJem } from './jem.js';
 
 const usage = `langevin <command> [options]
 
@@ -14,6 +15,8 @@ Commands:
                   for 50 steps; writes DIR/samples.png (default ./langevin-demo)
   ddpm <train|sample|bpd> [options]
                   train a DDPM, sample a PNG grid, or compute bits/dim (langevin ddpm --help)
+  jem <train|eval|sample> [options]
+                  train JEM (or its CE baseline), evaluate accuracy/ECE/OOD/PGD, sample with SGLD
   info [--json]   libtorch / CUDA / cuDNN versions, threads and CPU features of this build
   model info <preset|weights.safetensors> [--json]
                   parameter count, MACs per sample and config (presets: ddpmCifar10, ddpm256,
@@ -23,10 +26,10 @@ Options:
   -h, --help      this text`;
 
 async function main(argv: string[]): Promise<number> {
-  if (argv[0] === 'ddpm') {
+  if (argv[0] === 'ddpm' || argv[0] === 'jem') {
     const ac = new AbortController();
     process.once('SIGINT', () => ac.abort());
-    return runDdpm(argv.slice(1), (s) => process.stdout.write(s), ac.signal);
+    return (argv[0] === 'ddpm' ? runDdpm : runJem)(argv.slice(1), (s) => process.stdout.write(s), ac.signal);
   }
   const { values, positionals } = parseArgs({
     args: argv,

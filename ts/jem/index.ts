@@ -3,3 +3,4 @@ export { SgldChain, sgld, sgldStep, type SgldOptions, type SgldStepInfo } from '
 export { ReplayBuffer, type GaussianInit, type ReplayBufferOptions } from './buffer.js';
 export { jemRecipe, trainJem, type DivergenceGuard, type JemRecipe, type JemStepRecord, type JemTrainOptions } from './train.js';
 export { auroc, calibration, datasetScores, oodScores, oodSets, pgdAccuracy, pgdStep, saveReliabilityDiagram, type Calibration, type CalibrationBin, type OodScores, type PgdOptions, type PgdResult } from './eval.js';
+export { loadJem, type LoadedJem } from './checkpoint.js';
