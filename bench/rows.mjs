@@ -1,5 +1,5 @@
 // Benchmark rows on the langevin side. Each has a twin of the same name in bench/ref/worker.py.
-import { Generator, randn, ones, tidy, dispose, nn } from '../dist/index.js';
+import { Generator, randn, ones, tidy, dispose, nn, cat } from '../dist/index.js';
 
 const F = nn.F;
 const g = new Generator(0);
@@ -180,5 +180,65 @@ rows['ddpm ancestral 1000 steps ddpmSmall b8'] = {
   },
   teardown({ model }) {
     model.dispose();
+  },
+};
+
+// ---- JEM (issue: JEM) ------------------------------------------------------------------------
+// One SGLD step = energy, ∂E/∂x, update and noise (one fused native call). A JEM training step on
+// the small WRN = buffer draw, 20 SGLD steps, the loss over the data/sample/labelled batches,
+// backward and Adam. Twins: bench/ref/worker.py with bench/ref/jem.py.
+import { jem as J } from '../dist/index.js';
+
+function sgldRow(preset, batch) {
+  return {
+    group: 'jem',
+    setup() {
+      const model = randomize(nn.modelFromPreset(preset), 1);
+      model.eval();
+      const { inChannels: c, resolution: r } = model.config;
+      return { model, x: randn([batch, c, r, r], { generator: g }).clamp(-1, 1), gen: new Generator(6) };
+    },
+    step({ model, x, gen }) {
+      const r = J.sgldStep(model, x, { generator: gen });
+      r.x.dispose();
+      r.energy.dispose();
+    },
+    teardown({ model, x }) {
+      model.dispose();
+      x.dispose();
+    },
+  };
+}
+
+rows['jem sgld step wrn28-10 b8'] = sgldRow('wrn28-10', 8);
+rows['jem sgld step wrn10-2 b64'] = sgldRow('wrn10-2', 64);
+rows['jem train step wrn10-2 b64'] = {
+  group: 'jem',
+  setup() {
+    const model = randomize(nn.modelFromPreset('wrn10-2'), 1);
+    model.train();
+    const mk = () => randn([64, 1, 32, 32], { generator: g }).clamp(-1, 1);
+    const buffer = new J.ReplayBuffer({ size: 2000, shape: [1, 32, 32], generator: new Generator(7) });
+    return { model, xd: mk(), xl: mk(), yl: randint(0, 10, [64], { generator: g }), buffer, opt: new T.Adam(model.parameters(), { lr: 1e-4 }), gen: new Generator(8) };
+  },
+  step({ model, xd, xl, yl, buffer, opt, gen }) {
+    const s = buffer.sample(64, { generator: gen });
+    const xq = J.sgld(model, s.x, { steps: 20, generator: gen });
+    buffer.update(s.indices, xq);
+    tidy(() => {
+      const e = J.energyFromLogits(model.forward(cat([xd, xq])));
+      const loss = nn.F.crossEntropy(model.forward(xl), yl).add(e.slice(0, 0, 64).mean().sub(e.slice(0, 64).mean()));
+      opt.zeroGrad();
+      loss.backward();
+      opt.step();
+      loss.item();
+    });
+    dispose([s.x, s.indices, xq]);
+  },
+  teardown({ model, xd, xl, yl, buffer, opt }) {
+    opt.dispose();
+    buffer.dispose();
+    model.dispose();
+    dispose([xd, xl, yl]);
   },
 };

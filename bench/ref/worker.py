@@ -64,6 +64,7 @@ PRESETS = {
     'ddpm256': ('unet', dict(inChannels=3, resolution=256, channels=128, channelMult=[1, 1, 2, 2, 4, 4], numResBlocks=2, attnResolutions=[16], dropout=0.0)),
     'ddpmSmall': ('unet', dict(inChannels=1, outChannels=1, resolution=32, channels=64, channelMult=[1, 2, 2], numResBlocks=2, attnResolutions=[16], dropout=0.1)),
     'wrn28-10': ('wrn', dict(depth=28, widen=10, classes=10, inChannels=3, resolution=32)),
+    'wrn10-2': ('wrn', dict(depth=10, widen=2, classes=10, inChannels=1, resolution=32)),
 }
 
 
@@ -187,6 +188,49 @@ ROWS['ddpm train step ddpmCifar10 b8'] = ddpm_train_row('ddpmCifar10', 8)
 ROWS['ddpm train step ddpmSmall b64'] = ddpm_train_row('ddpmSmall', 64)
 ROWS['ddpm sample step ddpmCifar10 b8'] = ddpm_sample_step_row('ddpmCifar10', 8)
 ROWS['ddpm ancestral 1000 steps ddpmSmall b8'] = ddpm_loop_row('ddpmSmall', 8)
+
+# ---- JEM: an SGLD step and a whole training step (twins of bench/rows.mjs) --------------------
+import jem as J  # noqa: E402
+
+
+def sgld_row(preset, batch):
+    def setup():
+        m, cfg = randomized(preset)
+        m.eval()
+        x = torch.randn(batch, cfg['inChannels'], cfg['resolution'], cfg['resolution'], generator=g).clamp(-1, 1)
+        return m, x, torch.Generator().manual_seed(6)
+
+    def step(state):
+        m, x, gen = state
+        J.sgld(m, x, 1, 1.0, 0.01, gen)
+    return setup, step
+
+
+def jem_train_row():
+    def setup():
+        m, _ = randomized('wrn10-2')
+        mk = lambda: torch.randn(64, 1, 32, 32, generator=g).clamp(-1, 1)  # noqa: E731
+        buf = torch.rand(2000, 1, 32, 32, generator=torch.Generator().manual_seed(7)) * 2 - 1
+        return m, mk(), mk(), torch.randint(0, 10, (64,), generator=g), buf, torch.optim.Adam(m.parameters(), lr=1e-4), torch.Generator().manual_seed(8)
+
+    def step(state):
+        m, xd, xl, yl, buf, opt, gen = state
+        x0, inds = J.buffer_sample(buf, 64, 0.05, gen)
+        xq = J.sgld(m, x0, 20, 1.0, 0.01, gen)
+        buf[inds] = xq
+        m.train()
+        e = -m(torch.cat([xd, xq])).logsumexp(1)
+        loss = F.cross_entropy(m(xl), yl) + (e[:64].mean() - e[64:].mean())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        loss.item()
+    return setup, step
+
+
+ROWS['jem sgld step wrn28-10 b8'] = sgld_row('wrn28-10', 8)
+ROWS['jem sgld step wrn10-2 b64'] = sgld_row('wrn10-2', 64)
+ROWS['jem train step wrn10-2 b64'] = jem_train_row()
 
 
 def run(name, iters, warmup, min_ms=0):
