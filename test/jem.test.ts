@@ -308,6 +308,14 @@ t.test('OOD scores, OOD sets and PGD accuracy', async (t) => {
   t.ok(r.accuracy[1] <= r.accuracy[0] && r.accuracy[2] <= r.accuracy[1], `accuracy falls with ε: ${r.accuracy.map((a) => a.toFixed(2)).join(' → ')}`);
   const l2 = jem.pgdAccuracy(m, ds, { norm: 'l2', eps: [0, 2], steps: 5, restarts: 2, generator: new Generator(1) });
   t.ok(l2.accuracy[1] <= l2.accuracy[0], 'L2 with restarts too');
+  t.equal(maxAbsDiff(jem.defendedLogits(m, x, { sgldSteps: 0 }).toFloat32Array(), m.forward(x).toFloat32Array()), 0, 'JEM-0 is the plain classifier');
+  const xi = x.detach().requiresGrad_();
+  const dl = jem.defendedLogits(m, xi, { sgldSteps: 1, chains: 3, generator: new Generator(1) });
+  t.same(dl.shape, [6, 10], 'JEM-1: logits averaged over 3 chains');
+  const [gx] = (await import('../ts/index.js')).grad(dl.sum(), xi);
+  t.ok(gx && gx.abs().sum().item() > 0, 'gradients pass through the refinement (BPDA)');
+  const def = jem.pgdAccuracy(m, ds.take(8), { norm: 'linf', eps: [0, 0.1], steps: 2, defense: { sgldSteps: 1, chains: 2, generator: new Generator(2) } });
+  t.equal(def.accuracy.length, 2, 'PGD against the defended classifier');
 });
 
 t.test('CLI: jem train → eval → sample, help, one-line errors', async (t) => {

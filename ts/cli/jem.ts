@@ -43,7 +43,7 @@ eval: accuracy, calibration, OOD detection and PGD robustness of a checkpoint on
   --bins N              ECE bins (default 20; 15 is also reported)
   --ood LIST            uniform,gaussian,interp,inverted,vflip (default all) and/or any data spec
   --pgd-norm linf|l2, --pgd-eps LIST (pixel units of [0,1]), --pgd-steps N (20), --pgd-restarts N (1),
-  --pgd-count N (500)
+  --pgd-count N (500), --defense N (JEM-n: N SGLD refinement steps over 5 noisy copies, logits averaged)
   --out DIR             reliability.png, pgd.png and eval.json (default: next to the checkpoint)
   --json                print the JSON
 
@@ -137,7 +137,7 @@ async function evaluate(argv: string[], log: Log): Promise<number> {
     options: {
       ...common, metrics: { type: 'string' }, data: { type: 'string' }, count: { type: 'string' }, noise: { type: 'string' }, bins: { type: 'string' },
       ood: { type: 'string' }, 'pgd-norm': { type: 'string' }, 'pgd-eps': { type: 'string' }, 'pgd-steps': { type: 'string' }, 'pgd-restarts': { type: 'string' },
-      'pgd-count': { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' },
+      'pgd-count': { type: 'string' }, defense: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' },
     },
   });
   if (v.help) return log(jemUsage + '\n'), 0;
@@ -191,7 +191,10 @@ async function evaluate(argv: string[], log: Log): Promise<number> {
     const eps = (v['pgd-eps'] ?? (norm === 'linf' ? '0,0.01,0.02,0.03,0.05,0.1' : '0,0.25,0.5,1,2')).split(',').map((e) => num(e, 'pgd-eps', { min: 0 })!);
     const subset = test.take(num(v['pgd-count'], 'pgd-count', { int: true, min: 1 }) ?? 500);
     const t0 = performance.now();
-    const r = pgdAccuracy(model, subset, { norm, eps, steps: num(v['pgd-steps'], 'pgd-steps', { int: true, min: 1 }) ?? 20, restarts: num(v['pgd-restarts'], 'pgd-restarts', { int: true, min: 1 }) ?? 1, generator: new Generator(4) });
+    const defenseSteps = num(v.defense, 'defense', { int: true, min: 0 }) ?? 0;
+    const defense = defenseSteps ? { sgldSteps: defenseSteps, generator: new Generator(6) } : undefined;
+    const r = pgdAccuracy(model, subset, { norm, eps, steps: num(v['pgd-steps'], 'pgd-steps', { int: true, min: 1 }) ?? 20, restarts: num(v['pgd-restarts'], 'pgd-restarts', { int: true, min: 1 }) ?? 1, generator: new Generator(4), defense });
+    if (defense) report.pgdDefense = { sgldSteps: defenseSteps, chains: 5, noise: 0.03 };
     report.pgd = r;
     await savePlot(join(out, 'pgd.png'), [{ name: `PGD ${norm}`, x: eps, y: r.accuracy.map((a) => 100 * a), points: true }], { title: `accuracy under PGD (${norm}, ${r.n} images)`, xLabel: 'epsilon ([0,1] pixels)', yLabel: 'accuracy %', yRange: [0, 100] });
     log(`PGD ${norm}: ${eps.map((e, i) => `ε ${e}: ${(100 * r.accuracy[i]).toFixed(1)}%`).join(', ')} (${formatSeconds((performance.now() - t0) / 1000)}) → ${join(out, 'pgd.png')}\n`);

@@ -10,6 +10,7 @@ import * as F from '../nn/functional.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { savePlot } from '../train/plot.js';
 import { energyGrad, type Classifier } from './energy.js';
+import { sgld } from './sgld.js';
 
 export interface CalibrationBin {
   lo: number;
@@ -150,6 +151,34 @@ export function oodSets(x: Tensor, generator?: Generator): Record<'uniform' | 'g
   });
 }
 
+/**
+ * JEM-n (the paper's defence): each image duplicated into `chains` copies with N(0, noise²) added,
+ * `sgldSteps` SGLD steps, logits averaged over the copies. Gradients pass straight through the
+ * refinement (BPDA-identity, as the official attack code does).
+ */
+export interface SgldDefense {
+  sgldSteps: number;
+  /** Default 5. */
+  chains?: number;
+  /** Default 0.03. */
+  noise?: number;
+  generator?: Generator;
+}
+
+/** Logits of the defended classifier (or plain logits without a defence). */
+export function defendedLogits(model: Classifier, x: Tensor, d?: SgldDefense): Tensor {
+  if (!d || d.sgldSteps === 0) return model.forward(x);
+  return tidy(() => {
+    const chains = d.chains ?? 5;
+    const n = x.shape[0];
+    const xs = x.repeat(chains, 1, 1, 1).add(randn([n * chains, ...x.shape.slice(1)], { generator: d.generator }).mul(d.noise ?? 0.03));
+    const refined = sgld(model, xs.detach(), { steps: d.sgldSteps, generator: d.generator });
+    const through = xs.add(refined.sub(xs).detach()); // identity gradient through the chain
+    const logits = model.forward(through);
+    return logits.reshape([chains, n, logits.shape[1]]).mean(0);
+  });
+}
+
 export interface PgdOptions {
   norm: 'linf' | 'l2';
   /** Radii in pixel units of [0, 1] images (doubled internally: the model sees [−1, 1]). */
@@ -161,6 +190,8 @@ export interface PgdOptions {
   restarts?: number;
   batchSize?: number;
   generator?: Generator;
+  /** Attack and evaluate the JEM-n defended classifier. */
+  defense?: SgldDefense;
 }
 
 export interface PgdResult {
@@ -188,10 +219,10 @@ function randomStart(shape: readonly number[], eps: number, norm: 'linf' | 'l2',
 }
 
 /** One PGD step on the cross-entropy: ascend, project to the ε-ball, stay in the [−1, 1] box. */
-export function pgdStep(model: Classifier, x0: Tensor, x: Tensor, y: Tensor, eps: number, alpha: number, norm: 'linf' | 'l2'): Tensor {
+export function pgdStep(model: Classifier, x0: Tensor, x: Tensor, y: Tensor, eps: number, alpha: number, norm: 'linf' | 'l2', defense?: SgldDefense): Tensor {
   return tidy(() => {
     const xi = x.detach().requiresGrad_();
-    const [g] = grad(F.crossEntropy(model.forward(xi), y, { reduction: 'sum' }), xi);
+    const [g] = grad(F.crossEntropy(defendedLogits(model, xi, defense), y, { reduction: 'sum' }), xi);
     const dir = norm === 'linf' ? g!.sign() : g!.div(g!.flatten(1).norm(2, 1).clamp(1e-12).reshape([-1, ...g!.shape.slice(1).map(() => 1)]));
     const moved = x.detach().add(dir.mul(alpha));
     return x0.add(project(moved.sub(x0), eps, norm)).clamp(-1, 1);
@@ -210,14 +241,15 @@ export function pgdAccuracy(model: Classifier, data: ImageDataset, o: PgdOptions
       for (const [k, e] of o.eps.entries()) {
         const eps = 2 * e;
         const ok = tidy(() => {
-          let still = noGrad(() => model.forward(x).argmax(1).eq(y));
+          const predict = (xx: Tensor) => noGrad(() => defendedLogits(model, xx, o.defense).argmax(1).eq(y));
+          let still = predict(x);
           if (eps === 0) return still.sum().item();
           const alpha = eps * (o.stepFraction ?? 2.5 / steps);
           for (let r = 0; r < restarts; r++) {
             const start = randomStart(x.shape, eps, o.norm, o.generator);
             let xa = x.add(start).clamp(-1, 1);
-            for (let s = 0; s < steps; s++) xa = pgdStep(model, x, xa, y, eps, alpha, o.norm);
-            still = still.logicalAnd(noGrad(() => model.forward(xa).argmax(1).eq(y)));
+            for (let s = 0; s < steps; s++) xa = pgdStep(model, x, xa, y, eps, alpha, o.norm, o.defense);
+            still = still.logicalAnd(predict(xa));
           }
           return still.sum().item();
         });
