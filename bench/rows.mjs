@@ -164,13 +164,13 @@ function ddpmSampleStepRow(preset, batch) {
 }
 
 rows['ddpm train step ddpmCifar10 b8'] = ddpmTrainRow('ddpmCifar10', 8);
-rows['ddpm train step ddpmSmall b64'] = ddpmTrainRow('ddpmSmall', 64);
+rows['ddpm train step ddpmTiny b64'] = ddpmTrainRow('ddpmTiny', 64);
 rows['ddpm sample step ddpmCifar10 b8'] = ddpmSampleStepRow('ddpmCifar10', 8);
 // The full reverse process (1000 steps, the native loop on a worker thread) against a Python loop.
-rows['ddpm ancestral 1000 steps ddpmSmall b8'] = {
+rows['ddpm ancestral 1000 steps ddpmTiny b8'] = {
   group: 'ddpm-loop',
   setup() {
-    const model = randomize(nn.modelFromPreset('ddpmSmall'), 1);
+    const model = randomize(nn.modelFromPreset('ddpmTiny'), 1);
     return { model, d: new D.GaussianDiffusion() };
   },
   async step({ model, d }) {

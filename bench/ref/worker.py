@@ -63,6 +63,7 @@ PRESETS = {
     'ddpmCifar10': ('unet', dict(inChannels=3, resolution=32, channels=128, channelMult=[1, 2, 2, 2], numResBlocks=2, attnResolutions=[16], dropout=0.1)),
     'ddpm256': ('unet', dict(inChannels=3, resolution=256, channels=128, channelMult=[1, 1, 2, 2, 4, 4], numResBlocks=2, attnResolutions=[16], dropout=0.0)),
     'ddpmSmall': ('unet', dict(inChannels=1, outChannels=1, resolution=32, channels=64, channelMult=[1, 2, 2], numResBlocks=2, attnResolutions=[16], dropout=0.1)),
+    'ddpmTiny': ('unet', dict(inChannels=1, outChannels=1, resolution=32, channels=32, channelMult=[1, 2, 2], numResBlocks=1, attnResolutions=[8], dropout=0.0, groups=8)),
     'wrn28-10': ('wrn', dict(depth=28, widen=10, classes=10, inChannels=3, resolution=32)),
     'wrn10-2': ('wrn', dict(depth=10, widen=2, classes=10, inChannels=1, resolution=32)),
 }
@@ -185,9 +186,9 @@ def ddpm_loop_row(preset, batch):
 
 
 ROWS['ddpm train step ddpmCifar10 b8'] = ddpm_train_row('ddpmCifar10', 8)
-ROWS['ddpm train step ddpmSmall b64'] = ddpm_train_row('ddpmSmall', 64)
+ROWS['ddpm train step ddpmTiny b64'] = ddpm_train_row('ddpmTiny', 64)
 ROWS['ddpm sample step ddpmCifar10 b8'] = ddpm_sample_step_row('ddpmCifar10', 8)
-ROWS['ddpm ancestral 1000 steps ddpmSmall b8'] = ddpm_loop_row('ddpmSmall', 8)
+ROWS['ddpm ancestral 1000 steps ddpmTiny b8'] = ddpm_loop_row('ddpmTiny', 8)
 
 # ---- JEM: an SGLD step and a whole training step (twins of bench/rows.mjs) --------------------
 import jem as J  # noqa: E402
