@@ -69,19 +69,26 @@ PRESETS = {
 }
 
 
+def randomized(preset):
+    """Full-scale random weights, as the langevin side (the DDPM init is ~1e-10 in places)."""
+    kind, cfg = PRESETS[preset]
+    m = models.build(kind, cfg)
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            if p.dim() >= 2:
+                p.normal_(0, 1 / math.sqrt(p[0].numel()), generator=g)
+            elif name.endswith('weight'):
+                p.uniform_(0.5, 1.5, generator=g)
+            else:
+                p.normal_(0, 0.1, generator=g)
+    return m, cfg
+
+
 def model_row(preset, batch, mode, training=False):
     kind, cfg = PRESETS[preset]
 
     def setup():
-        m = models.build(kind, cfg)
-        with torch.no_grad():  # full-scale random weights, as the langevin side
-            for name, p in m.named_parameters():
-                if p.dim() >= 2:
-                    p.normal_(0, 1 / math.sqrt(p[0].numel()), generator=g)
-                elif name.endswith('weight'):
-                    p.uniform_(0.5, 1.5, generator=g)
-                else:
-                    p.normal_(0, 0.1, generator=g)
+        m, _ = randomized(preset)
         m.train(training)
         c, r = cfg['inChannels'], cfg['resolution']
         x = torch.randn(batch, c, r, r, generator=g)
@@ -114,20 +121,6 @@ ROWS['ddpm256 b1 fwd'] = model_row('ddpm256', 1, 'fwd')
 
 # ---- DDPM: a whole training step and sampling (twins of bench/rows.mjs) ----------------------
 import diffusion as D  # noqa: E402
-
-
-def randomized(preset):
-    kind, cfg = PRESETS[preset]
-    m = models.build(kind, cfg)
-    with torch.no_grad():
-        for name, p in m.named_parameters():
-            if p.dim() >= 2:
-                p.normal_(0, 1 / math.sqrt(p[0].numel()), generator=g)
-            elif name.endswith('weight'):
-                p.uniform_(0.5, 1.5, generator=g)
-            else:
-                p.normal_(0, 0.1, generator=g)
-    return m, cfg
 
 
 def ddpm_train_row(preset, batch):
