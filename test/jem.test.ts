@@ -329,13 +329,13 @@ t.test('CLI: jem train → eval → sample, help, one-line errors', async (t) =>
   t.match(cli('train', '--out', join(dir, 'x'), '--steps', '1', '--preset', 'ddpmTiny').stderr, /must be a Wide-ResNet preset/);
   t.match(cli('train', '--out', join(dir, 'x'), '--steps', '1', '--guard', 'pray').stderr, /--guard must be one of stop, rollback/);
   const run = join(dir, 'cli');
-  const tr = cli('train', '--out', run, '--steps', '2', '--batch', '8', '--valid', '100', '--sgld-steps', '2', '--buffer', '100', '--eval-every', '2', '--threads', '1');
+  const tr = cli('train', '--out', run, '--steps', '2', '--batch', '8', '--valid', '100', '--sgld-steps', '2', '--buffer', '100', '--eval-every', '2', '--threads', '1', '--exclude-classes', '8,9');
   t.equal(tr.status, 0, `train ran ${tr.stderr.slice(-300)}`);
-  const ev = cli('eval', join(run, 'best.safetensors'), '--count', '64', '--ood', 'uniform,interp', '--pgd-count', '16', '--pgd-steps', '2', '--pgd-eps', '0,0.1', '--json');
+  const ev = cli('eval', join(run, 'best.safetensors'), '--count', '64', '--ood', 'uniform,interp,heldout', '--pgd-count', '16', '--pgd-steps', '2', '--pgd-eps', '0,0.1', '--json');
   t.equal(ev.status, 0, `eval ran ${ev.stderr.slice(-300)}`);
   const report = JSON.parse(readFileSync(join(run, 'eval.json'), 'utf8'));
   t.ok(report.accuracy >= 0 && report.ece['20'] >= 0 && report.ece['15'] >= 0, 'accuracy and ECE (20 and 15 bins)');
-  t.same(Object.keys(report.ood), ['uniform', 'interp'], 'the OOD sets asked for');
+  t.same(Object.keys(report.ood), ['uniform', 'interp', 'heldout'], 'the OOD sets asked for, incl. the classes the run held out');
   t.ok(['px', 'py', 'pxgrad'].every((k) => report.ood.uniform[k] >= 0 && report.ood.uniform[k] <= 1), 'three AUROCs per set');
   t.same(report.pgd.eps, [0, 0.1]);
   t.ok(existsSync(join(run, 'reliability.png')) && existsSync(join(run, 'pgd.png')), 'reliability diagram and PGD curve');
@@ -343,4 +343,14 @@ t.test('CLI: jem train → eval → sample, help, one-line errors', async (t) =>
   t.equal(sm.status, 0, `sample ran ${sm.stderr.slice(-300)}`);
   const png = data.decodePng(readFileSync(join(run, 's.png')));
   t.same([png.width, png.height], [2 * 64 + 3 * 2, 2 * 64 + 3 * 2], '2×2 grid of 32-px samples at 2×');
+});
+
+t.test('held-out classes', async (t) => {
+  const ds = digits(50, 9);
+  const inside = ds.byClasses([8, 9], false);
+  const out = ds.byClasses([8, 9]);
+  t.equal(inside.size + out.size, 50);
+  t.ok((out.labels.toArray() as BigInt64Array).every((c) => c >= 8n), 'only the held-out classes');
+  t.ok((inside.labels.toArray() as BigInt64Array).every((c) => c < 8n), 'and the rest');
+  t.throws(() => ds.byClasses([42]), /no images in classes 42/);
 });

@@ -31,6 +31,7 @@ train: JEM (CE + p(x) through SGLD from a replay buffer) on a Wide-ResNet
   --sgld-noise X, --noise X (data noise σ), --px-weight X (0 = the CE baseline), --ce-weight X,
   --energy-l2 X, --class-cond, --no-flip, --crop N
                         override the preset's recipe (see jemRecipe)
+  --exclude-classes L   train without these classes (e.g. 8,9) for the held-out-class OOD test
   --guard stop|rollback what to do on a blow-up (|L| > 1e8 or NaN; default stop); --energy-bound X
   --seed N, --device cpu|cuda, --threads N
   --eval-every N (default 500), --checkpoint-every N (default 1000), --sample-every N
@@ -41,7 +42,8 @@ eval: accuracy, calibration, OOD detection and PGD robustness of a checkpoint on
   --data SPEC           (default: the run's, else fashion-mnist); --count N test images (default all)
   --noise X             input noise σ as the official test transform (default: the run's, else 0.03)
   --bins N              ECE bins (default 20; 15 is also reported)
-  --ood LIST            uniform,gaussian,interp,inverted,vflip (default all) and/or any data spec
+  --ood LIST            uniform,gaussian,interp,inverted,vflip (default all), heldout (the classes the
+                        run excluded; in-distribution becomes the other classes) and/or any data spec
   --pgd-norm linf|l2, --pgd-eps LIST (pixel units of [0,1]), --pgd-steps N (20), --pgd-restarts N (1),
   --pgd-count N (500), --defense N (JEM-n: N SGLD refinement steps over 5 noisy copies, logits averaged)
   --out DIR             reliability.png, pgd.png and eval.json (default: next to the checkpoint)
@@ -75,7 +77,7 @@ async function train(argv: string[], log: Log, signal: AbortSignal): Promise<num
       reinit: { type: 'string' }, 'sgld-steps': { type: 'string' }, 'sgld-step': { type: 'string' }, 'sgld-noise': { type: 'string' },
       noise: { type: 'string' }, 'px-weight': { type: 'string' }, 'ce-weight': { type: 'string' }, 'energy-l2': { type: 'string' },
       'class-cond': { type: 'boolean' }, 'no-flip': { type: 'boolean' }, crop: { type: 'string' }, guard: { type: 'string' },
-      'energy-bound': { type: 'string' }, 'eval-every': { type: 'string' }, 'checkpoint-every': { type: 'string' }, 'sample-every': { type: 'string' },
+      'energy-bound': { type: 'string' }, 'exclude-classes': { type: 'string' }, 'eval-every': { type: 'string' }, 'checkpoint-every': { type: 'string' }, 'sample-every': { type: 'string' },
     },
   });
   if (v.help) return log(jemUsage + '\n'), 0;
@@ -98,7 +100,9 @@ async function train(argv: string[], log: Log, signal: AbortSignal): Promise<num
   };
   const dataSpec = v.data ?? 'fashion-mnist';
   const model = wideResNet(preset as PresetName, { generator: new Generator(streamSeed(seed, 'init')) });
-  const all = await openDataset(dataSpec, 'train', { channels: model.config.inChannels === 1 ? 1 : 3 });
+  const excluded = classList(v['exclude-classes'], 'exclude-classes');
+  const opened = await openDataset(dataSpec, 'train', { channels: model.config.inChannels === 1 ? 1 : 3 });
+  const all = excluded ? opened.byClasses(excluded, false) : opened;
   const want = [model.config.inChannels, model.config.resolution, model.config.resolution];
   if (all.imageShape.join() !== want.join()) throw new RangeError(`data ${dataSpec} has images [${all.imageShape.join(', ')}] but the model wants [${want.join(', ')}]`);
   const nValid = num(v.valid, 'valid', { int: true, min: 0 }) ?? 5000;
@@ -113,7 +117,7 @@ async function train(argv: string[], log: Log, signal: AbortSignal): Promise<num
     evalEvery: num(v['eval-every'], 'eval-every', { int: true, min: 1 }), checkpointEvery: num(v['checkpoint-every'], 'checkpoint-every', { int: true, min: 1 }),
     sampleEvery: num(v['sample-every'], 'sample-every', { int: true, min: 0 }),
     guard: { action: guard, energyBound: num(v['energy-bound'], 'energy-bound', { min: 0 }) },
-    meta: { preset, data: dataSpec },
+    meta: { preset, data: dataSpec, excludedClasses: excluded ?? null },
   })) {
     if (r.rollback) {
       bar.done(`diverged: rolled back to step ${r.rollback.to} (roll-back ${r.rollback.count}, new seed)`);
@@ -128,6 +132,11 @@ async function train(argv: string[], log: Log, signal: AbortSignal): Promise<num
 }
 
 const OOD_BUILTIN = ['uniform', 'gaussian', 'interp', 'inverted', 'vflip'] as const;
+
+function classList(v: string | undefined, name: string): number[] | undefined {
+  if (v === undefined) return undefined;
+  return v.split(',').map((c) => num(c, name, { int: true, min: 0 })!);
+}
 
 async function evaluate(argv: string[], log: Log): Promise<number> {
   const { values: v, positionals } = parseArgs({
@@ -149,7 +158,10 @@ async function evaluate(argv: string[], log: Log): Promise<number> {
   const { model, config, step } = await loadJem(positionals[0]);
   const dataSpec = v.data ?? (config.data as string | undefined) ?? 'fashion-mnist';
   const noise = num(v.noise, 'noise', { min: 0 }) ?? Number(config.dataNoise ?? 0.03);
-  const full = await openDataset(dataSpec, 'test');
+  const opened = await openDataset(dataSpec, 'test');
+  const excluded = Array.isArray(config.excludedClasses) ? (config.excludedClasses as number[]) : undefined;
+  // A run trained without some classes is evaluated on the others; those classes are its 'heldout' OOD set.
+  const full = excluded ? opened.byClasses(excluded, false) : opened;
   const count = num(v.count, 'count', { int: true, min: 1 });
   const test = count && count < full.size ? full.take(count) : full;
   const out = v.out ?? join(positionals[0], '..');
@@ -172,13 +184,17 @@ async function evaluate(argv: string[], log: Log): Promise<number> {
     }
   }
   if (metrics.has('ood')) {
-    const sets = (v.ood ?? OOD_BUILTIN.join(',')).split(',');
+    const sets = (v.ood ?? [...OOD_BUILTIN, ...(excluded ? ['heldout'] : [])].join(',')).split(',');
     const ood: Record<string, Record<keyof OodScores, number>> = {};
     const x = tidy(() => cat([...test.batches({ batchSize: 1000, shuffle: false, augment: noise ? { noise } : undefined, generator: new Generator(2) })].map((b) => (b.y.dispose(), b.x))));
     const builtin = oodSets(x, new Generator(3));
     for (const name of sets) {
       let scores: OodScores;
       if ((OOD_BUILTIN as readonly string[]).includes(name)) scores = datasetScores(model, builtin[name as (typeof OOD_BUILTIN)[number]]);
+      else if (name === 'heldout') {
+        if (!excluded) throw new RangeError(`--ood heldout: ${positionals[0]} was not trained with --exclude-classes`);
+        scores = datasetScores(model, opened.byClasses(excluded).take(test.size), { noise, generator: g });
+      }
       else scores = datasetScores(model, (await openDataset(name, 'test').catch(() => openDataset(name, 'train'))).take(test.size), { noise, generator: g });
       ood[name] = { px: auroc(inScores.px, scores.px), py: auroc(inScores.py, scores.py), pxgrad: auroc(inScores.pxgrad, scores.pxgrad) };
       log(`OOD ${name}: AUROC log p(x) ${ood[name].px.toFixed(3)}, max p(y|x) ${ood[name].py.toFixed(3)}, −‖∂log p(x)/∂x‖ ${ood[name].pxgrad.toFixed(3)}\n`);

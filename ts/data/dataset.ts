@@ -84,6 +84,18 @@ export class ImageDataset {
     }
   }
 
+  /** The images whose label is (keep = true) or is not (keep = false) in `classes`: held-out-class splits. */
+  byClasses(classes: readonly number[], keep = true): ImageDataset {
+    const labels = this.labels.toArray() as BigInt64Array;
+    const want = new Set(classes.map((c) => BigInt(c)));
+    const idx: number[] = [];
+    labels.forEach((c, i) => {
+      if (want.has(c) === keep) idx.push(i);
+    });
+    if (!idx.length) throw new RangeError(`${this.name}: no images ${keep ? 'in' : 'outside'} classes ${classes.join(', ')}`);
+    return this.subset(idx, `${this.name}/${keep ? '' : 'not-'}classes-${classes.join('-')}`);
+  }
+
   /** The first n images (for quick runs). */
   take(n: number): ImageDataset {
     const idx = arange(Math.min(n, this.size));
