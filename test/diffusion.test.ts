@@ -294,7 +294,7 @@ t.test('CLI: ddpm train → sample → bpd, help, one-line errors', async (t) =>
   t.ok(existsSync(join(dir, 'cli-x0.png')) && existsSync(join(dir, 'cli-xt.png')), 'trajectory grids');
   const bpd = cli('ddpm', 'bpd', join(run, 'latest.safetensors'), '--count', '2', '--json');
   t.equal(bpd.status, 0, `bpd ran ${bpd.stderr.slice(-400)}`);
-  const j = JSON.parse(bpd.stdout.slice(bpd.stdout.indexOf('{')));
+  const j = JSON.parse(bpd.stdout); // --json prints nothing else
   t.equal(j.n, 2);
   t.ok(j.total > 0 && j.perTerm.length === 10, `bits/dim ${j.total.toFixed(3)} with 10 terms`);
 });

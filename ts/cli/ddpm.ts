@@ -262,7 +262,7 @@ async function bpdCmd(argv: string[], log: Log, signal: AbortSignal): Promise<nu
   const test = await openDataset(dataSpec, 'test');
   const count = num(v.count, 'count', { int: true, min: 1 }) ?? 256;
   const data = test.take(count);
-  log(`ddpm bpd: ${data.size} images of ${test.name}, ${loaded.weights} weights (step ${loaded.step}), ${loaded.diffusion.T} terms per image\n`);
+  if (!v.json) log(`ddpm bpd: ${data.size} images of ${test.name}, ${loaded.weights} weights (step ${loaded.step}), ${loaded.diffusion.T} terms per image\n`);
   const bar = progressLine('bpd', process.stderr, 100);
   const r = await bitsPerDim(loaded.model, loaded.diffusion, data, {
     batchSize: num(v.batch, 'batch', { int: true, min: 1 }) ?? 64,
@@ -272,7 +272,7 @@ async function bpdCmd(argv: string[], log: Log, signal: AbortSignal): Promise<nu
     onProgress: (p) => bar.update(p.step, p.total),
   });
   bar.done();
-  if (v.json) log(JSON.stringify({ ...r, perT: undefined, perTerm: r.perT }, null, 2) + '\n');
+  if (v.json) log(JSON.stringify({ images: data.size, weights: loaded.weights, step: loaded.step, ...r, perT: undefined, perTerm: r.perT }, null, 2) + '\n');
   else log(`bits/dim ${r.total.toFixed(4)} ± ${r.totalStderr.toFixed(4)} (prior ${r.prior.toFixed(5)}, decoder ${r.decoder.toFixed(4)}, ${r.n} images)\n`);
   return 0;
 }
