@@ -127,7 +127,8 @@ async function train(argv: string[], log: Log, signal: AbortSignal): Promise<num
     if (r.eval) bar.done(`step ${r.step}: valid accuracy ${(100 * r.eval.accuracy).toFixed(2)}%`);
   }
   bar.done();
-  log(`done in ${formatSeconds((performance.now() - t0) / 1000)}: ${join(v.out, 'latest.safetensors')}, best ${join(v.out, 'best.safetensors')}\n`);
+  if (signal.aborted) log(`stopped; checkpoint in ${join(v.out, 'latest.safetensors')} (resume with --resume)\n`);
+  else log(`done in ${formatSeconds((performance.now() - t0) / 1000)}: ${join(v.out, 'latest.safetensors')}, best ${join(v.out, 'best.safetensors')}\n`);
   return 0;
 }
 
