@@ -234,7 +234,8 @@ def run(name, iters, warmup, min_ms=0):
     for _ in range(warmup):
         step(state)
     per = (time.perf_counter() - w0) * 1000 / max(warmup, 1)
-    iters = max(iters, min(10000, math.ceil(min_ms / max(per, 1e-3))))
+    if warmup > 0:  # no warmup: no estimate of the step time
+        iters = max(iters, min(10000, math.ceil(min_ms / max(per, 1e-3))))
     times = []
     c0 = time.process_time()
     w0 = time.perf_counter()

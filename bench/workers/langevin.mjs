@@ -25,7 +25,7 @@ async function run(name, iters, warmup, minMs = 0) {
     for (let i = 0; i < warmup; i++) await settle(row.step(state));
     // enough timed iterations to fill minMs (short ops would otherwise be a handful of samples)
     const per = (performance.now() - w0) / Math.max(warmup, 1);
-    iters = Math.max(iters, Math.min(10_000, Math.ceil(minMs / Math.max(per, 1e-3))));
+    if (warmup > 0) iters = Math.max(iters, Math.min(10_000, Math.ceil(minMs / Math.max(per, 1e-3)))); // no warmup: no estimate
     const times = [];
     const c0 = cpuMs();
     const t0all = performance.now();

@@ -50,8 +50,9 @@ const summary = {
 mkdirSync(out, { recursive: true });
 writeFileSync(join(out, 'compare.json'), JSON.stringify(summary, null, 2) + '\n');
 const palette = [[214, 39, 40], [120, 120, 120], [160, 160, 160], [190, 190, 190]];
+// References first, langevin on top (it hides the same-seed reference when they are identical).
 await train.savePlot(join(out, 'loss.png'), [
-  { name: 'langevin (50-step mean)', x: a.map((r) => r.step), y: smooth(a.map((r) => r.loss)), color: [31, 119, 180] },
-  ...rs.map((r, i) => ({ name: `PyTorch ${basename(refs[i])}`, x: r.map((q) => q.step), y: smooth(r.map((q) => q.loss)), color: palette[i + 1] ?? palette[3] })),
-], { title: 'DDPM ddpmTiny on Fashion-MNIST: L_simple', xLabel: 'step', yLabel: 'loss (eps-MSE)', logY: true });
+  ...rs.map((r, i) => ({ name: `torch ${basename(refs[i]).replace(/^.*-/, '')}`, x: r.map((q) => q.step), y: smooth(r.map((q) => q.loss)), color: palette[i + 1] ?? palette[3] })),
+  { name: 'langevin', x: a.map((r) => r.step), y: smooth(a.map((r) => r.loss)), color: [31, 119, 180] },
+], { title: 'ddpmTiny on Fashion-MNIST', xLabel: 'step', yLabel: 'eps-MSE, 50-step mean', logY: true });
 console.log(JSON.stringify({ ...summary, validation: undefined }, null, 2));
