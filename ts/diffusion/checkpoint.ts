@@ -2,7 +2,7 @@
 // the diffusion settings in its config) or a plain weights file. Which weights is always an
 // explicit choice — peers' users get surprised when training grids (EMA) and their own sampling
 // (raw) differ.
-import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import { metadataJson, readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { UNet } from '../nn/unet.js';
 import type { Generator } from '../tensor/generator.js';
 import { CHECKPOINT_FORMAT } from '../train/checkpoint.js';
@@ -25,13 +25,8 @@ export async function loadDdpm(path: string, opts: { weights: WeightsChoice; dif
   const { tensors, metadata } = await readSafetensors(path);
   try {
     if (metadata['langevin.kind'] !== 'unet') throw new RangeError(`${path}: not a U-Net (langevin.kind is ${JSON.stringify(metadata['langevin.kind'] ?? null)})`);
-    const parse = (key: string) => {
-      try {
-        return JSON.parse(metadata[key] ?? 'null');
-      } catch {
-        throw new RangeError(`${path}: metadata '${key}' is not JSON`);
-      }
-    };
+    // Parsed configs are validated by the model constructors.
+    const parse = (key: string): any => metadataJson(metadata, key, path);
     const model = new UNet({ ...parse('langevin.config'), generator: opts.generator });
     const isCheckpoint = metadata.format === CHECKPOINT_FORMAT;
     // An exported file (exportDdpm) holds one set of weights and says which.

@@ -111,6 +111,15 @@ export function decodeSafetensors(bytes: Uint8Array, where = 'safetensors', maxH
 }
 
 /** Reads a .safetensors file. */
+/** A JSON value stored in a metadata string (null when absent); a RangeError naming the file and key otherwise. */
+export function metadataJson(metadata: Record<string, string>, key: string, where: string): unknown {
+  try {
+    return JSON.parse(metadata[key] ?? 'null');
+  } catch {
+    throw new RangeError(`${where}: metadata '${key}' is not JSON`);
+  }
+}
+
 export async function readSafetensors(path: string, opts: { maxHeaderBytes?: number } = {}): Promise<Loaded> {
   let bytes: Buffer;
   try {

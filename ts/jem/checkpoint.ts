@@ -1,6 +1,6 @@
 // Opening a trained JEM classifier: a training checkpoint (model, replay buffer, run config) or a
 // plain weights file (saveWeights / the classifier trainer's artifacts).
-import { readSafetensors } from '../io/safetensors.js';
+import { metadataJson, readSafetensors } from '../io/safetensors.js';
 import { WideResNet } from '../nn/wideresnet.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { CHECKPOINT_FORMAT } from '../train/checkpoint.js';
@@ -17,13 +17,8 @@ export async function loadJem(path: string): Promise<LoadedJem> {
   const { tensors, metadata } = await readSafetensors(path);
   try {
     if (metadata['langevin.kind'] !== 'wrn') throw new RangeError(`${path}: not a Wide-ResNet (langevin.kind is ${JSON.stringify(metadata['langevin.kind'] ?? null)})`);
-    const parse = (k: string) => {
-      try {
-        return JSON.parse(metadata[k] ?? 'null');
-      } catch {
-        throw new RangeError(`${path}: metadata '${k}' is not JSON`);
-      }
-    };
+    // Parsed configs are validated by the model constructors.
+    const parse = (key: string): any => metadataJson(metadata, key, path);
     const model = new WideResNet(parse('langevin.config') ?? {});
     const isCheckpoint = metadata.format === CHECKPOINT_FORMAT;
     const weights = isCheckpoint ? new Map([...tensors].filter(([k]) => k.startsWith('model.')).map(([k, t]) => [k.slice(6), t])) : tensors;
