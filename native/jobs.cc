@@ -5,9 +5,23 @@
 
 #include <atomic>
 
+// libgomp keeps one pool of threads per thread that has opened a parallel region, and once the pools
+// together hold more threads than there are CPUs it stops spinning at barriers and sleeps on a futex
+// instead ("throttled" waits). A job on a libuv worker next to the main thread's pool is exactly
+// that case: every parallel region then pays a wake-up (~4 ms a step on the DDPM sampling loop, 2
+// cores). So a thread hands its idle pool back before a job starts (main thread) and when it ends
+// (worker): at most one pool exists while a job computes. A weak symbol, because the OpenMP runtime
+// is whichever one libtorch loaded (a renamed libgomp in PyTorch wheels) or none.
+extern "C" int omp_pause_resource_all(int kind) __attribute__((weak));
+
 namespace langevin {
 
 namespace {
+
+void ReleaseThisThreadsOpenMpPool() {
+  constexpr int kOmpPauseSoft = 1;
+  if (omp_pause_resource_all != nullptr) omp_pause_resource_all(kOmpPauseSoft);
+}
 
 struct JobState;
 struct Progress {
@@ -72,6 +86,7 @@ class JobWorker : public Napi::AsyncWorker {
     } catch (...) {
       s_->error = std::current_exception();
     }
+    ReleaseThisThreadsOpenMpPool();
   }
 
   // Settling happens in the thread-safe function's finalizer, after queued progress calls.
@@ -164,6 +179,7 @@ Napi::Value StartJob(Napi::Env env, std::unique_ptr<Job> job, const std::vector<
             flag->store(true);
             return info.Env().Undefined();
           }, "cancel"));
+  ReleaseThisThreadsOpenMpPool();
   (new JobWorker(env, s))->Queue();
   return out;
 }
