@@ -9,3 +9,4 @@ export * as data from './data/index.js';
 export * as train from './train/index.js';
 export * as diffusion from './diffusion/index.js';
 export * as jem from './jem/index.js';
+export * as metrics from './metrics/index.js';

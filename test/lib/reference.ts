@@ -20,6 +20,13 @@ export function runReference<T>(script: string, input: unknown): T {
   return JSON.parse(r.stdout) as T;
 }
 
+/** Runs a reference script with command-line arguments (inputs in files) and parses its JSON stdout. */
+export function runReferenceArgs<T>(script: string, args: string[]): T {
+  const r = spawnSync(PYTHON, [script, ...args], { encoding: 'utf8', maxBuffer: 512 << 20 });
+  if (r.status !== 0) throw new Error(`${script} failed (${r.status}): ${r.stderr.slice(-2000)}`);
+  return JSON.parse(r.stdout) as T;
+}
+
 export function encodeF64(data: Float64Array): string {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64');
 }

@@ -1,0 +1,149 @@
+// Sample-quality metrics: feature statistics, the Fréchet distance, KID and the Inception Score
+// against numpy/scipy (bench/ref/metrics.py) on the same fixed inputs, hand-derived cases, the
+// .npz interop with numpy, and the errors on bad input.
+import t from 'tap';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Generator, Tensor, io, metrics, randn, randperm, stack, tensor } from '../ts/index.js';
+import { maxAbsDiff, referenceUnavailable, runReferenceArgs } from './lib/reference.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'langevin-metrics-'));
+const skip = referenceUnavailable();
+
+/** n correlated features from law `law` (its mixing matrix) with a large offset (tests the shifted accumulation). */
+function features(n: number, d: number, seed: number, offset: number, law = seed): Tensor {
+  const mix = randn([d, d], { generator: new Generator(1000 + law), dtype: 'float64' }).div(Math.sqrt(d));
+  return randn([n, d], { generator: new Generator(seed), dtype: 'float64' }).matmul(mix).add(offset).float();
+}
+
+function momentsOf(f: Tensor, batch = 97): metrics.FeatureMoments {
+  const s = new metrics.FeatureStats();
+  for (let i = 0; i < f.shape[0]; i += batch) s.add(f.slice(0, i, Math.min(i + batch, f.shape[0])));
+  const m = s.moments();
+  s.dispose();
+  return m;
+}
+
+const rel = (a: number, b: number): number => Math.abs(a - b) / Math.max(Math.abs(b), 1e-300);
+
+t.test('FD, KID and IS equal numpy/scipy on fixed features', { skip }, async (t) => {
+  const cases = [
+    { name: 'n > d', n1: 600, n2: 450, d: 48 },
+    { name: 'rank-deficient (n < d)', n1: 40, n2: 35, d: 64 },
+  ];
+  for (const c of cases) {
+    const f1 = features(c.n1, c.d, 1, 5);
+    const f2 = features(c.n2, c.d, 2, 5.3);
+    const logits = randn([230, 1008], { generator: new Generator(3) }).mul(3);
+    const m = Math.min(c.n1, c.n2, 30);
+    const g = new Generator(4);
+    const kid1 = stack([0, 1, 2, 3, 4].map(() => randperm(c.n1, { generator: g }).slice(0, 0, m)));
+    const kid2 = stack([0, 1, 2, 3, 4].map(() => randperm(c.n2, { generator: g }).slice(0, 0, m)));
+    const input = join(dir, `in-${c.d}.npz`);
+    await io.writeNpz(input, { f1, f2, logits, kid1, kid2 });
+    const ref = runReferenceArgs<{ mu1: number[]; sigma1_trace: number; fd: number; kid_values: number[]; kid_mean: number; kid_std: number; is_mean: number; is_std: number; is_splits: number[] }>(
+      'bench/ref/metrics.py', ['reference', input, dir]);
+
+    const a = momentsOf(f1);
+    const b = momentsOf(f2, 1000);
+    t.ok(maxAbsDiff(a.mu.toArray() as Float64Array, ref.mu1) <= 1e-12 * 5, `${c.name}: streamed mean = numpy's`);
+    const fd = metrics.frechetDistance(a, b);
+    t.ok(rel(fd, ref.fd) <= 1e-6, `${c.name}: FD ${fd} vs scipy ${ref.fd} (rel ${rel(fd, ref.fd).toExponential(2)})`);
+
+    const kid = metrics.kernelInceptionDistance(f1, f2, { indices: [0, 1, 2, 3, 4].map((i) => [kid1.select(0, i), kid2.select(0, i)] as [Tensor, Tensor]) });
+    t.ok(maxAbsDiff(kid.values, ref.kid_values) <= 1e-6 * Math.max(...ref.kid_values.map(Math.abs)), `${c.name}: KID per subset`);
+    t.ok(Math.abs(kid.mean - ref.kid_mean) <= 1e-6 * Math.abs(ref.kid_mean) + 1e-12 && Math.abs(kid.std - ref.kid_std) <= 1e-6 * ref.kid_std + 1e-12, `${c.name}: KID mean ${kid.mean} ± ${kid.std} vs ${ref.kid_mean} ± ${ref.kid_std}`);
+
+    const is = metrics.inceptionScore(logits);
+    t.ok(rel(is.mean, ref.is_mean) <= 1e-6 && rel(is.std, ref.is_std) <= 1e-6, `IS ${is.mean} ± ${is.std} vs ${ref.is_mean} ± ${ref.is_std}`);
+    t.ok(maxAbsDiff(is.splits, ref.is_splits) <= 1e-6 * ref.is_mean, 'IS per split');
+
+    // numpy's own files: np.savez (stored) and np.savez_compressed (deflate, float32 sigma)
+    for (const file of ['stats-plain.npz', 'stats-compressed.npz']) {
+      const loaded = await metrics.loadMoments(join(dir, file));
+      t.ok(maxAbsDiff(loaded.mu.toArray() as Float64Array, ref.mu1) === 0, `${file}: mu read exactly`);
+      const sigmaDiff = maxAbsDiff(loaded.sigma.toArray() as Float64Array, a.sigma.toArray() as Float64Array) / (a.sigma.abs().max().item() as number);
+      t.ok(sigmaDiff <= (file.includes('compressed') ? 1e-7 : 1e-12), `${file}: sigma read (float32 in the compressed one; rel ${sigmaDiff.toExponential(2)})`);
+      t.ok(Number.isNaN(loaded.count), `${file}: no count in pytorch-fid files`);
+      metrics.disposeMoments(loaded);
+    }
+  }
+});
+
+t.test('FD by hand: diagonal covariances give ‖Δμ‖² + Σ(√a − √b)²; FD(P, P) = 0', async (t) => {
+  const d = 5;
+  const mu1 = tensor(Float64Array.from([0, 1, 2, 3, 4]));
+  const mu2 = tensor(Float64Array.from([1, 1, 0, 3, 4.5]));
+  const va = [1, 4, 9, 0.25, 2];
+  const vb = [4, 1, 9, 1, 0.5];
+  const diag = (v: number[]): Tensor => {
+    const a = new Float64Array(d * d);
+    v.forEach((x, i) => (a[i * d + i] = x));
+    return tensor(a).reshape([d, d]);
+  };
+  const expected = 1 + 0 + 4 + 0 + 0.25 + va.reduce((s, x, i) => s + (Math.sqrt(x) - Math.sqrt(vb[i])) ** 2, 0);
+  const fd = metrics.frechetDistance({ mu: mu1, sigma: diag(va), count: 10 }, { mu: mu2, sigma: diag(vb), count: 10 });
+  t.ok(Math.abs(fd - expected) < 1e-12, `FD ${fd} = ${expected}`);
+  const f = features(300, 16, 7, 1);
+  const m = momentsOf(f);
+  t.ok(Math.abs(metrics.frechetDistance(m, m)) < 1e-10, 'FD(P, P) = 0');
+  const shifted = momentsOf(f.double().add(2)); // in float64: a float32 shift would round the data
+  t.ok(Math.abs(metrics.frechetDistance(m, shifted) - 4 * 16) < 1e-9, 'a shift by 2 in 16 dims gives 64');
+});
+
+t.test('KID: own subsets draw without replacement and are seeded; IS of uniform logits is 1, of one-hot distinct classes is k', async (t) => {
+  const f1 = features(200, 8, 1, 0);
+  const f2 = features(150, 8, 2, 0.5);
+  const a = metrics.kernelInceptionDistance(f1, f2, { subsets: 10, seed: 3 });
+  const b = metrics.kernelInceptionDistance(f1, f2, { subsets: 10, seed: 3 });
+  t.same(a.values, b.values, 'same seed, same subsets');
+  t.equal(a.subsetSize, 150, 'default subset size = min(n1, n2, 1000)');
+  t.ok(a.mean > 0, `shifted distributions give KID > 0 (${a.mean})`);
+  const same = metrics.kernelInceptionDistance(f1, features(200, 8, 9, 0, 1), { subsets: 10 });
+  t.ok(Math.abs(same.mean) < a.mean / 5, `two samples of one law give KID ≈ 0 (${same.mean})`);
+  t.equal(metrics.inceptionScore(tensor(new Float32Array(40 * 7)).reshape([40, 7]), { splits: 4 }).mean, 1, 'uniform p(y|x): IS 1');
+  const onehot = new Float32Array(40 * 4);
+  for (let i = 0; i < 40; i++) onehot[i * 4 + (i % 4)] = 50; // p(y|x) ≈ one-hot, p(y) uniform
+  const is = metrics.inceptionScore(tensor(onehot).reshape([40, 4]), { splits: 2 });
+  t.ok(Math.abs(is.mean - 4) < 1e-6 && is.std < 1e-9, `confident, balanced: IS = 4 (${is.mean})`);
+});
+
+t.test('statistics: save/load round trip (safetensors with count and meta, npz), errors on bad input', async (t) => {
+  const f = features(50, 6, 1, 2);
+  const m = momentsOf(f);
+  const st = join(dir, 'stats.safetensors');
+  await metrics.saveMoments(st, { ...m, meta: { network: 'test' } });
+  const back = await metrics.loadMoments(st);
+  t.equal(back.count, 50);
+  t.same(back.meta, { network: 'test' });
+  t.equal(maxAbsDiff(back.sigma.toArray() as Float64Array, m.sigma.toArray() as Float64Array), 0, 'sigma round trip');
+  const npz = join(dir, 'stats.npz');
+  await metrics.saveMoments(npz, m);
+  const back2 = await metrics.loadMoments(npz);
+  t.equal(maxAbsDiff(back2.mu.toArray() as Float64Array, m.mu.toArray() as Float64Array), 0, 'npz round trip');
+
+  const s = new metrics.FeatureStats();
+  t.throws(() => s.moments(), /at least 2/, 'no samples yet');
+  s.add(f);
+  t.throws(() => s.add(features(4, 5, 1, 0)), /5 dimensions, earlier batches 6/);
+  t.throws(() => s.add(tensor(Float32Array.from([NaN, 0, 0, 0, 0, 0])).reshape([1, 6])), /NaN or Inf/);
+  t.throws(() => s.add(f.reshape([300])), /\[n, d\]/);
+  s.dispose();
+  const bad = { mu: m.mu, sigma: m.sigma.neg(), count: 2 };
+  t.throws(() => metrics.frechetDistance(m, bad), /not positive semi-definite/, 'a negative-definite "covariance" is an error');
+  t.throws(() => metrics.frechetDistance(m, momentsOf(features(20, 4, 1, 0))), /6 and 4 dimensions/);
+  t.throws(() => metrics.kernelInceptionDistance(f, features(10, 6, 1, 0), { subsetSize: 20 }), /subsetSize must be an integer in \[2, 10\]/);
+  t.throws(() => metrics.inceptionScore(randn([5, 3]), { splits: 10 }), /splits must be an integer in \[1, 5\]/);
+
+  const onlyMu = join(dir, 'only-mu.npz');
+  await io.writeNpz(onlyMu, { mu: m.mu });
+  await t.rejects(metrics.loadMoments(onlyMu), /needs arrays "mu" and "sigma", found mu/);
+  const truncated = join(dir, 'truncated.npz');
+  writeFileSync(truncated, readFileSync(npz).subarray(0, 200));
+  await t.rejects(metrics.loadMoments(truncated), { name: 'NpyError' });
+  const flipped = readFileSync(npz);
+  flipped[150] ^= 0xff; // inside mu's data: the CRC catches it
+  writeFileSync(truncated, flipped);
+  await t.rejects(metrics.loadMoments(truncated), /CRC/);
+});
