@@ -5,7 +5,8 @@ import t from 'tap';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Generator, Tensor, io, metrics, randn, randperm, stack, tensor } from '../ts/index.js';
+import { spawnSync } from 'node:child_process';
+import { Generator, Tensor, data, io, metrics, randn, randperm, stack, tensor } from '../ts/index.js';
 import { maxAbsDiff, referenceUnavailable, runReferenceArgs } from './lib/reference.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'langevin-metrics-'));
@@ -87,7 +88,9 @@ t.test('FD by hand: diagonal covariances give ‖Δμ‖² + Σ(√a − √b)²
   t.ok(Math.abs(fd - expected) < 1e-12, `FD ${fd} = ${expected}`);
   const f = features(300, 16, 7, 1);
   const m = momentsOf(f);
-  t.ok(Math.abs(metrics.frechetDistance(m, m)) < 1e-10, 'FD(P, P) = 0');
+  t.ok(Math.abs(metrics.frechetDistance(m, m)) < 1e-9, 'FD(P, P) = 0');
+  const deficient = momentsOf(features(60, 128, 7, 1)); // rank 59 of 128: a null space of 69
+  t.ok(Math.abs(metrics.frechetDistance(deficient, deficient)) < 1e-9, `FD(P, P) = 0 for a rank-deficient covariance (${metrics.frechetDistance(deficient, deficient)})`);
   const shifted = momentsOf(f.double().add(2)); // in float64: a float32 shift would round the data
   t.ok(Math.abs(metrics.frechetDistance(m, shifted) - 4 * 16) < 1e-9, 'a shift by 2 in 16 dims gives 64');
 });
@@ -146,4 +149,71 @@ t.test('statistics: save/load round trip (safetensors with count and meta, npz),
   flipped[150] ^= 0xff; // inside mu's data: the CRC catches it
   writeFileSync(truncated, flipped);
   await t.rejects(metrics.loadMoments(truncated), /CRC/);
+});
+
+t.test('feature network: features + head = logits; streamed extraction = one-shot statistics; uint8 = float input', async (t) => {
+  const net = await metrics.openFeatureNetwork();
+  t.equal(net.metric, 'FD-FMNIST', 'the shipped network passes its digest check');
+  const ds = await data.openDataset('fashion-mnist', 'test');
+  const u8 = ds.images.slice(0, 0, 37).clone();
+  const x = u8.float().div(127.5).sub(1);
+  const f = net.model.features(x);
+  t.same(f.shape, [37, 128], 'penultimate features are 128-d');
+  t.ok(maxAbsDiff(net.model.class_output.forward(f).toFloat32Array(), net.model.forward(x).toFloat32Array()) <= 1e-5, 'head(features) = forward');
+  const ex = await metrics.extractFeatures(net, metrics.tensorImages(u8, 10), { keepFeatures: true, keepLogits: true });
+  t.equal(ex.count, 37);
+  t.ok(maxAbsDiff(ex.features!.toFloat32Array(), f.toFloat32Array()) <= 1e-5, 'batched uint8 features = one float batch');
+  const one = new metrics.FeatureStats();
+  one.add(f);
+  const m = one.moments();
+  const dSigma = maxAbsDiff(ex.moments.sigma.toArray() as Float64Array, m.sigma.toArray() as Float64Array) / (m.sigma.abs().max().item() as number);
+  t.ok(dSigma <= 1e-6, `streamed covariance = one-shot (rel ${dSigma.toExponential(2)}; the features differ by float32 rounding)`);
+  t.ok(maxAbsDiff(ex.logits!.toFloat32Array(), net.model.forward(x).toFloat32Array()) <= 1e-5, 'kept logits');
+  await t.rejects(metrics.extractFeatures(net, [randn([2, 3, 32, 32])]), /\[B, 1, 32, 32\]/, 'wrong image shape');
+  ds.dispose();
+  net.model.dispose();
+
+  const copy = join(dir, 'custom.safetensors');
+  const bytes = readFileSync(metrics.fmnistFeatureNetPath());
+  writeFileSync(copy, bytes);
+  const custom = await metrics.openFeatureNetwork(copy);
+  t.equal(custom.metric, 'FD-FMNIST', 'an identical copy is still the FD-FMNIST network');
+  custom.model.dispose();
+  bytes[bytes.length - 1] ^= 1;
+  writeFileSync(copy, bytes);
+  const changed = await metrics.openFeatureNetwork(copy);
+  t.equal(changed.metric, 'FD-custom', 'other weights are never called FD-FMNIST');
+  changed.model.dispose();
+  await t.rejects(metrics.openFeatureNetwork(join(dir, 'missing.safetensors')), /cannot be read/);
+});
+
+t.test('CLI: metrics stats / fd / kid / is on saved samples, with the data floor; bad options are one line', async (t) => {
+  const ds = await data.openDataset('fashion-mnist', 'test');
+  const samples = join(dir, 'samples.safetensors');
+  await io.writeSafetensors(samples, { samples: ds.images.slice(0, 0, 60) });
+  ds.dispose();
+  const cli = (...args: string[]) => spawnSync(process.execPath, ['dist/cli/main.js', 'metrics', ...args, '--threads', '1'], { encoding: 'utf8' });
+  const stats = join(dir, 'samples-stats.safetensors');
+  t.equal(cli('stats', samples, '--out', stats).status, 0, 'stats');
+  const same = cli('fd', stats, samples, '--json');
+  t.equal(same.status, 0, same.stderr);
+  t.ok(Math.abs(JSON.parse(same.stdout).value) < 1e-8, `FD(saved stats of X, X) = 0 (${JSON.parse(same.stdout).value})`);
+  const fd = cli('fd', samples, 'fashion-mnist@test', '--count', '60', '--json');
+  t.equal(fd.status, 0, fd.stderr);
+  const r = JSON.parse(fd.stdout);
+  t.equal(r.metric, 'FD-FMNIST');
+  t.same(r.n, [60, 60]);
+  t.ok(r.floor && r.floor.value > 0 && r.value >= 0, `score ${r.value} and floor ${r.floor?.value}`);
+  const kid = cli('kid', samples, 'fashion-mnist@test', '--count', '60', '--subsets', '5');
+  t.equal(kid.status, 0, kid.stderr);
+  t.match(kid.stdout, /^KID-FMNIST -?\d+\.\d+ ± \d+\.\d+ .*\ndata floor: /);
+  const is = cli('is', samples, '--splits', '2');
+  t.equal(is.status, 0, is.stderr);
+  t.match(is.stdout, /^IS-FMNIST \d\.\d{3} ± \d\.\d{3} \(60 images.*\ndata: /);
+  const bad = cli('fd', samples);
+  t.equal(bad.status, 1);
+  t.match(bad.stderr.trim(), /^langevin: metrics fd: give two sources/);
+  t.equal(bad.stderr.trim().split('\n').length, 1, 'one line');
+  t.match(cli('kid', stats, samples).stderr, /holds statistics; this score needs images/);
+  t.match(cli('fd', samples, 'fashion-mnist@valid').stderr, /must be train or test/);
 });

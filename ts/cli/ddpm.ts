@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { Generator, cat, getNumThreads, tidy, type Tensor } from '../tensor/index.js';
 import { openDataset, DATA_SPECS } from '../data/spec.js';
 import { savePngGrid } from '../data/png.js';
+import { writeSafetensors } from '../io/safetensors.js';
 import { presets, unet, type PresetName } from '../nn/presets.js';
 import type { UNetConfig } from '../nn/unet.js';
 import { streamSeed } from '../train/seeds.js';
@@ -43,6 +44,9 @@ sample: writes a PNG grid of samples
   --no-clip             do not clip x̂0 to [-1, 1]
   --snapshot-every K    also write the x̂0 and x_t trajectory (every K steps) as grids
   --out FILE.png        (default samples.png); --scale N upscales each image; --device, --threads
+  --out FILE.safetensors  the images as uint8 [N, C, H, W] under "samples" (for langevin metrics)
+  --batch N             images per sampling batch (default: all at once); batch i uses the seed
+                        derived from (--seed, i), so a given --batch always gives the same images
 
 bpd: the variational bound in bits/dim on test images (T forwards per image)
   CHECKPOINT, --weights ema|raw, --data SPEC (test split), --count N (default 256),
@@ -190,6 +194,7 @@ async function sampleCmd(argv: string[], log: Log, signal: AbortSignal): Promise
       'snapshot-every': { type: 'string' },
       out: { type: 'string' },
       scale: { type: 'string' },
+      batch: { type: 'string' },
     },
   });
   if (v.help) return log(ddpmUsage + '\n'), 0;
@@ -205,23 +210,36 @@ async function sampleCmd(argv: string[], log: Log, signal: AbortSignal): Promise
   const out = v.out ?? 'samples.png';
   const snapshotEvery = num(v['snapshot-every'], 'snapshot-every', { int: true, min: 1 }) ?? 0;
   log(`ddpm sample: ${count} images, ${sampler}${sampler === 'ddim' ? ` ${steps} steps η=${v.eta ?? 0}` : ` ${loaded.diffusion.T} steps`}, ${loaded.weights} weights (step ${loaded.step}), ${getNumThreads()} thread(s)\n`);
+  const batch = num(v.batch, 'batch', { int: true, min: 1 });
+  const seed = num(v.seed, 'seed', { int: true, min: 0 }) ?? 0;
+  const toTensorFile = /\.safetensors$/i.test(out);
+  if (batch !== undefined && batch < count && (snapshotEvery || !toTensorFile)) throw new RangeError('ddpm sample: --batch below --count needs --out FILE.safetensors and no --snapshot-every');
   const bar = progressLine('sample', process.stderr, 100);
   const t0 = performance.now();
-  const r = await sample(loaded.model, loaded.diffusion, {
-    count,
-    sampler: sampler as SamplerKind,
-    steps,
-    eta: num(v.eta, 'eta', { min: 0 }),
-    clip: v['no-clip'] ? false : undefined,
-    seed: num(v.seed, 'seed', { int: true, min: 0 }) ?? 0,
-    snapshotEvery,
-    device: dev,
-    signal,
-    onProgress: (p) => bar.update(p.step, p.total),
-  });
+  const chunks: Tensor[] = [];
+  const options = { sampler: sampler as SamplerKind, steps, eta: num(v.eta, 'eta', { min: 0 }), clip: v['no-clip'] ? false : undefined, snapshotEvery, device: dev, signal };
+  let r: Awaited<ReturnType<typeof sample>> | undefined;
+  const size = batch ?? count;
+  for (let i = 0, done = 0; done < count; i++, done += size) {
+    const n = Math.min(size, count - done);
+    r = await sample(loaded.model, loaded.diffusion, {
+      ...options,
+      count: n,
+      seed: batch === undefined ? seed : streamSeed(seed, 'sample-batch', i),
+      onProgress: (p) => bar.update(done * p.total + p.step * n, count * p.total),
+    });
+    chunks.push(toUint8(r.x.cpu()));
+    if (batch !== undefined) r.x.dispose();
+  }
   bar.done();
-  const u8 = toUint8(r.x.cpu());
+  const u8 = chunks.length === 1 ? chunks[0] : cat(chunks);
   const scale = num(v.scale, 'scale', { int: true, min: 1 }) ?? 1;
+  if (toTensorFile) {
+    await writeSafetensors(out, { samples: u8 }, { format: 'langevin-samples', checkpoint: positionals[0], weights: loaded.weights, sampler, steps: String(steps ?? loaded.diffusion.T), seed: String(seed) });
+    log(`wrote ${count} images to ${out} in ${formatSeconds((performance.now() - t0) / 1000)}\n`);
+    return 0;
+  }
+  r = r!;
   await savePngGrid(out, u8, { scale });
   if (r.snapshots.length) {
     const stem = out.replace(/\.png$/i, '');

@@ -6,6 +6,7 @@ import { runDemo } from './demo.js';
 import { modelInfo } from './model.js';
 import { runDdpm } from './ddpm.js';
 import { runJem } from './jem.js';
+import { runMetrics } from './metrics.js';
 
 const usage = `langevin <command> [options]
 
@@ -17,6 +18,8 @@ Commands:
                   train a DDPM, sample a PNG grid, or compute bits/dim (langevin ddpm --help)
   jem <train|eval|sample> [options]
                   train JEM (or its CE baseline), evaluate accuracy/ECE/OOD/PGD, sample with SGLD
+  metrics <fd|kid|is|stats> [options]
+                  FD-FMNIST / KID / IS-FMNIST of samples against data, with the data floor
   info [--json]   libtorch / CUDA / cuDNN versions, threads and CPU features of this build
   model info <preset|weights.safetensors> [--json]
                   parameter count, MACs per sample and config (presets: ddpmCifar10, ddpm256,
@@ -26,10 +29,11 @@ Options:
   -h, --help      this text`;
 
 async function main(argv: string[]): Promise<number> {
-  if (argv[0] === 'ddpm' || argv[0] === 'jem') {
+  const runners = { ddpm: runDdpm, jem: runJem, metrics: runMetrics } as const;
+  if (argv[0] in runners) {
     const ac = new AbortController();
     process.once('SIGINT', () => ac.abort());
-    return (argv[0] === 'ddpm' ? runDdpm : runJem)(argv.slice(1), (s) => process.stdout.write(s), ac.signal);
+    return runners[argv[0] as keyof typeof runners](argv.slice(1), (s) => process.stdout.write(s), ac.signal);
   }
   const { values, positionals } = parseArgs({
     args: argv,

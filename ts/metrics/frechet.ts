@@ -2,11 +2,11 @@
 //   FD = ‖μ1 − μ2‖² + tr Σ1 + tr Σ2 − 2 tr √(Σ1 Σ2).
 // pytorch-fid takes scipy.linalg.sqrtm of the non-symmetric product. Here the trace comes from the
 // symmetric form tr √(Σ1Σ2) = Σ √λ_i(A Σ2 A), A = Σ1^½ — two symmetric eigendecompositions in
-// float64, equal to scipy's result to ~1e-12 and several times faster at d = 2048. Eigenvalues a
-// hair below zero (rounding; rank-deficient covariances when n < d) are clipped to 0; clearly
-// negative ones mean the input is no covariance and raise. As pytorch-fid, ε·I is added to both
+// float64, equal to scipy's result to ~1e-12 and several times faster at d = 2048. Eigenvalues
+// below the numerical-rank threshold (rounding; rank-deficient covariances when n < d) count as 0;
+// clearly negative ones mean the input is no covariance and raise. As pytorch-fid, ε·I is added to both
 // covariances only when the first attempt gives non-finite values.
-import { eigh, eye } from '../tensor/creation.js';
+import { eigh, eye, tensor } from '../tensor/creation.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { FeatureMoments } from './stats.js';
@@ -32,7 +32,7 @@ export function traceSqrtProduct(sigma1: Tensor, sigma2: Tensor, tol = 1e-6): nu
 }
 
 function clipEigenvalues(w: Tensor, tol: number, what: string): Tensor {
-  const values = w.toArray() as Float64Array;
+  const values = Float64Array.from(w.toArray() as Float64Array);
   let max = 0;
   let min = Infinity;
   for (const x of values) {
@@ -41,7 +41,11 @@ function clipEigenvalues(w: Tensor, tol: number, what: string): Tensor {
     min = Math.min(min, x);
   }
   if (min < -tol * max) throw new RangeError(`frechetDistance: ${what} has eigenvalue ${min.toExponential(3)} (largest ${max.toExponential(3)}): not positive semi-definite — is it a covariance?`);
-  return w.clamp(0);
+  // Below the numerical-rank threshold (as numpy's matrix_rank: d·ε·max) an eigenvalue is rounding
+  // noise; its square root (~1e-8·√max) would add up over a null space (n < d) to ~1e-6 of the trace.
+  const rankTol = values.length * 2.220446049250313e-16 * max;
+  for (let i = 0; i < values.length; i++) if (values[i] < rankTol) values[i] = 0;
+  return tensor(values);
 }
 
 function checkPair(a: FeatureMoments, b: FeatureMoments): void {

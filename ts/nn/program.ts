@@ -28,7 +28,7 @@ export interface Compilable {
 export class Program {
   #native: NativeProgram | undefined;
   #version = -1;
-  constructor(private readonly module: Module & Compilable) {}
+  constructor(private readonly module: Compilable & Pick<Module, 'version'>) {}
 
   get native(): NativeProgram {
     if (!this.#native || this.#version !== this.module.version) {

@@ -86,6 +86,8 @@ export class WideResNet extends Module implements Compilable {
   readonly class_output: Linear;
   readonly generator: Generator | undefined;
   readonly #program = new Program(this);
+  // The same blocks without the classifier head: penultimate features (FD-FMNIST, KID).
+  readonly #featureProgram = ((m: WideResNet) => new Program({ blocks: () => m.blocks().slice(0, -1), get version() { return m.version; } }))(this);
 
   constructor(config: WideResNetConfig = {}) {
     super();
@@ -133,6 +135,22 @@ export class WideResNet extends Module implements Compilable {
   async forwardAsync(x: Tensor, opts: JobOptions = {}): Promise<Tensor> {
     this.#check(x);
     return this.#program.forwardAsync(x, undefined, this.generator, opts);
+  }
+
+  /**
+   * Penultimate features [N, C]: the globally pooled activations the classifier head reads (the
+   * feature space of FD-FMNIST and KID). Same semantics as `forward`, without the head.
+   */
+  features(x: Tensor): Tensor {
+    this.#check(x);
+    this.#countBatchNorm();
+    return this.#featureProgram.forward(x, undefined, this.training, this.generator);
+  }
+
+  /** `features` on a worker thread (inference semantics, no autograd). */
+  async featuresAsync(x: Tensor, opts: JobOptions = {}): Promise<Tensor> {
+    this.#check(x);
+    return this.#featureProgram.forwardAsync(x, undefined, this.generator, opts);
   }
 
   /** The same forward in TypeScript, layer by layer. */
