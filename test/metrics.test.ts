@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { Generator, Tensor, data, io, metrics, randn, randperm, stack, tensor } from '../ts/index.js';
+import { Generator, Tensor, data, io, metrics, nn, randint, randn, randperm, stack, tensor } from '../ts/index.js';
 import { maxAbsDiff, referenceUnavailable, runReferenceArgs } from './lib/reference.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'langevin-metrics-'));
@@ -216,4 +216,38 @@ t.test('CLI: metrics stats / fd / kid / is on saved samples, with the data floor
   t.equal(bad.stderr.trim().split('\n').length, 1, 'one line');
   t.match(cli('kid', stats, samples).stderr, /holds statistics; this score needs images/);
   t.match(cli('fd', samples, 'fashion-mnist@valid').stderr, /must be train or test/);
+});
+
+t.test('FID Inception-v3 = torchvision Inception3 with the pytorch-fid changes (random weights), key names and loader errors', { skip }, async (t) => {
+  const input = join(dir, 'inception-in.npz');
+  const u8 = randint(0, 256, [2, 1, 28, 28], { generator: new Generator(1) }).to('uint8');
+  const f = randn([2, 3, 40, 40], { generator: new Generator(2) }).clamp(-1, 1);
+  await io.writeNpz(input, { gray: u8, rgb: f });
+  const weights = join(dir, 'inception.safetensors');
+  const out = join(dir, 'inception-out.npz');
+  runReferenceArgs<unknown>('bench/ref/inception.py', ['reference', input, weights, out]);
+  const ref = await io.readNpz(out);
+  const net = await nn.loadFidInception(weights);
+  for (const [name, x] of [['gray', u8], ['rgb', f]] as const) {
+    const o = net.outputs(x);
+    for (const [key, got] of [['pool', o.pool], ['logits', o.logitsUnbiased]] as const) {
+      const want = ref.get(`${name}_${key}`)!;
+      t.same(got.shape, want.shape, `${name} ${key} shape`);
+      const scale = want.abs().max().item() as number;
+      const d = maxAbsDiff(got.toFloat32Array(), want.toFloat32Array());
+      t.ok(d <= 1e-4 * scale, `${name} ${key}: max|Δ| ${d.toExponential(2)} ≤ 1e-4·max|ref| (${scale.toExponential(2)})`);
+    }
+  }
+  // Exports without num_batches_tracked load too; other missing keys are listed.
+  const sd = new Map([...net.stateDict()].filter(([k]) => !k.endsWith('num_batches_tracked')));
+  const trimmed = join(dir, 'inception-trimmed.safetensors');
+  await io.writeSafetensors(trimmed, sd);
+  (await nn.loadFidInception(trimmed)).dispose();
+  sd.delete('Mixed_7c.branch_pool.conv.weight');
+  await io.writeSafetensors(trimmed, sd);
+  await t.rejects(nn.loadFidInception(trimmed), /Mixed_7c\.branch_pool\.conv\.weight/);
+  await t.rejects(nn.loadFidInception(join(dir, 'nope.safetensors')), /not found .*pt_inception-2015-12-05-6726825d\.pth/);
+  await t.rejects(nn.loadFidInception(join(dir, 'pt_inception-2015-12-05-6726825d.pth')), /convert it to safetensors first/);
+  t.throws(() => nn.FidInceptionV3.prepare(randn([1, 2, 8, 8])), /\[N, 1 or 3, H, W\]/);
+  net.dispose();
 });

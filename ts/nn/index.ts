@@ -10,3 +10,4 @@ export { presets, unet, wideResNet, modelFromPreset, type PresetName } from './p
 export { macsPerSample } from './macs.js';
 export { loadModel, saveDiffusers, loadDiffusers } from './weights.js';
 export { toDiffusersKey, fromDiffusersKey, toDiffusers, fromDiffusers, toDiffusersConfig, fromDiffusersConfig, isDiffusersLayout } from './diffusers.js';
+export { FidInceptionV3, loadFidInception, FID_WEIGHTS_HELP, type InceptionOutputs } from './inception.js';
