@@ -242,3 +242,20 @@ rows['jem train step wrn10-2 b64'] = {
     dispose([xd, xl, yl]);
   },
 };
+
+// ---- Metrics: FID Inception-v3 feature extraction (uint8 28×28 grey → 299 RGB → pool3 + logits) ----
+rows['fid inception b8 features'] = {
+  group: 'metrics',
+  setup() {
+    const net = randomize(new nn.FidInceptionV3(), 1);
+    const x = randint(0, 256, [8, 1, 28, 28], { generator: g }).to('uint8');
+    return { net, x };
+  },
+  step({ net, x }) {
+    tidy(() => noGrad(() => net.outputs(x)));
+  },
+  teardown({ net, x }) {
+    net.dispose();
+    x.dispose();
+  },
+};

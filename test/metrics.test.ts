@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { Generator, Tensor, data, io, metrics, nn, randint, randn, randperm, stack, tensor } from '../ts/index.js';
+import { Generator, Tensor, cat, data, io, metrics, nn, randint, randn, randperm, stack, tensor } from '../ts/index.js';
 import { maxAbsDiff, referenceUnavailable, runReferenceArgs } from './lib/reference.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'langevin-metrics-'));
@@ -106,6 +106,8 @@ t.test('KID: own subsets draw without replacement and are seeded; IS of uniform 
   const same = metrics.kernelInceptionDistance(f1, features(200, 8, 9, 0, 1), { subsets: 10 });
   t.ok(Math.abs(same.mean) < a.mean / 5, `two samples of one law give KID ≈ 0 (${same.mean})`);
   t.equal(metrics.inceptionScore(tensor(new Float32Array(40 * 7)).reshape([40, 7]), { splits: 4 }).mean, 1, 'uniform p(y|x): IS 1');
+  const extreme = tensor(Float32Array.from([0, 2000, 0, 2000, 0, 0, 0, 2000, 0, 2000, 0, 0])).reshape([4, 3]); // class 2: p = 0 everywhere
+  t.ok(Math.abs(metrics.inceptionScore(extreme, { splits: 1 }).mean - 2) < 1e-12, 'a class with p = 0 everywhere adds 0 (IS 2 of 2 used classes), not NaN');
   const onehot = new Float32Array(40 * 4);
   for (let i = 0; i < 40; i++) onehot[i * 4 + (i % 4)] = 50; // p(y|x) ≈ one-hot, p(y) uniform
   const is = metrics.inceptionScore(tensor(onehot).reshape([40, 4]), { splits: 2 });
@@ -238,6 +240,21 @@ t.test('FID Inception-v3 = torchvision Inception3 with the pytorch-fid changes (
       t.ok(d <= 1e-4 * scale, `${name} ${key}: max|Δ| ${d.toExponential(2)} ≤ 1e-4·max|ref| (${scale.toExponential(2)})`);
     }
   }
+  // As a feature network: the streamed extraction, and the CLI's FID (the same images on both sides: 0).
+  const inet = await metrics.openInceptionNetwork(weights);
+  t.equal(inet.metric, 'FID');
+  const ex = await metrics.extractFeatures(inet, [u8.clone()], { keepFeatures: true, keepLogits: true });
+  t.ok(maxAbsDiff(ex.features!.toFloat32Array(), ref.get('gray_pool')!.toFloat32Array()) <= 1e-4 * (ref.get('gray_pool')!.abs().max().item() as number), 'extractFeatures(pool3) = reference');
+  t.ok(maxAbsDiff(ex.logits!.toFloat32Array(), ref.get('gray_logits')!.toFloat32Array()) <= 1e-4 * (ref.get('gray_logits')!.abs().max().item() as number), 'extractFeatures(logits) = reference');
+  inet.dispose();
+  const four = join(dir, 'four.safetensors');
+  await io.writeSafetensors(four, { samples: cat([u8, u8.flip([3])]) });
+  const fid = spawnSync(process.execPath, ['dist/cli/main.js', 'metrics', 'fd', four, four, '--inception', weights, '--json', '--threads', '1'], { encoding: 'utf8' });
+  t.equal(fid.status, 0, fid.stderr);
+  const fr = JSON.parse(fid.stdout);
+  t.ok(fr.metric === 'FID' && Math.abs(fr.value) < 1e-6 * (fr.value + 1), `the CLI prints FID with --inception (${fr.value} for identical sets)`);
+  const isr = spawnSync(process.execPath, ['dist/cli/main.js', 'metrics', 'is', four, '--inception', weights, '--splits', '2', '--threads', '1'], { encoding: 'utf8' });
+  t.match(isr.stdout, /^IS \d+\.\d{3} ± \d+\.\d{3} \(4 images/, 'IS with the Inception logits');
   // Exports without num_batches_tracked load too; other missing keys are listed.
   const sd = new Map([...net.stateDict()].filter(([k]) => !k.endsWith('num_batches_tracked')));
   const trimmed = join(dir, 'inception-trimmed.safetensors');

@@ -60,8 +60,8 @@ class FidE(tv.InceptionE):
         return torch.cat([b1, b3, bd, self.branch_pool(p)], 1)
 
 
-def fid_inception():
-    torch.manual_seed(0)
+def build():
+    """The architecture (weights as torchvision leaves them)."""
     net = tv.Inception3(num_classes=1008, aux_logits=False, transform_input=False, init_weights=False)
     net.Mixed_5b = FidA(192, pool_features=32)
     net.Mixed_5c = FidA(256, pool_features=64)
@@ -72,6 +72,12 @@ def fid_inception():
     net.Mixed_6e = FidC(768, channels_7x7=192)
     net.Mixed_7b = FidE(1280, 'avg')
     net.Mixed_7c = FidE(2048, 'max')
+    return net
+
+
+def fid_inception():
+    torch.manual_seed(0)
+    net = build()
     for m in net.modules():
         if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
             torch.nn.init.trunc_normal_(m.weight, mean=0.0, std=0.1, a=-2, b=2)

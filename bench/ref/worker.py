@@ -227,6 +227,33 @@ ROWS['jem sgld step wrn10-2 b64'] = sgld_row('wrn10-2', 64)
 ROWS['jem train step wrn10-2 b64'] = jem_train_row()
 
 
+# ---- Metrics: FID Inception-v3 feature extraction (uint8 28×28 grey → 299 RGB → pool3 + logits) ----
+import inception as I  # noqa: E402
+
+
+def fid_row(batch):
+    def setup():
+        net = I.build()
+        with torch.no_grad():  # the same full-scale scheme as randomized()
+            for name, p in net.named_parameters():
+                if p.dim() >= 2:
+                    p.normal_(0, 1 / math.sqrt(p[0].numel()), generator=g)
+                elif name.endswith('weight'):
+                    p.uniform_(0.5, 1.5, generator=g)
+                else:
+                    p.normal_(0, 0.1, generator=g)
+        return net.eval(), torch.randint(0, 256, (batch, 1, 28, 28), generator=g, dtype=torch.uint8).numpy()
+
+    def step(state):
+        net, x = state
+        with torch.no_grad():
+            I.features(net, x)
+    return setup, step
+
+
+ROWS['fid inception b8 features'] = fid_row(8)
+
+
 def run(name, iters, warmup, min_ms=0):
     setup, step = ROWS[name]
     state = setup()

@@ -9,7 +9,7 @@ import { frechetDistance } from '../metrics/frechet.js';
 import { kernelInceptionDistance } from '../metrics/kid.js';
 import { inceptionScore } from '../metrics/inception-score.js';
 import { disposeMoments, loadMoments, saveMoments, type FeatureMoments } from '../metrics/stats.js';
-import { FMNIST_FEATURE_NET, datasetImages, extractFeatures, openFeatureNetwork, tensorImages, type FeatureNetwork, type ImageBatches } from '../metrics/features.js';
+import { FMNIST_FEATURE_NET, datasetImages, extractFeatures, openFeatureNetwork, openInceptionNetwork, tensorImages, type FeatureNetwork, type ImageBatches } from '../metrics/features.js';
 import { progressLine } from './progress.js';
 import { common, num, threads } from './args.js';
 
@@ -37,6 +37,9 @@ Options:
   --no-floor            skip the data floor. By default, when B is a data set's test split, the same
                         score between --count training images and B is printed beside the score
   --network FILE        another WRN classifier's features (the score is then called FD-custom)
+  --inception FILE      FID / KID / IS with the FID Inception-v3 instead: FILE is the safetensors
+                        conversion of pytorch-fid's pt_inception-2015-12-05-6726825d.pth
+                        (/usr/bin/python3 bench/ref/convert_pt.py IN.pth OUT.safetensors)
   --subsets N           KID subsets (default 100); --splits N: IS splits (default 10)
   --batch N (250), --seed N (subset draws, 0), --threads N, --json`;
 
@@ -52,7 +55,7 @@ export async function runMetrics(argv: string[], log: Log, signal: AbortSignal):
     allowPositionals: true,
     strict: true,
     options: {
-      ...common, count: { type: 'string' }, 'no-floor': { type: 'boolean' }, network: { type: 'string' }, subsets: { type: 'string' },
+      ...common, count: { type: 'string' }, 'no-floor': { type: 'boolean' }, network: { type: 'string' }, inception: { type: 'string' }, subsets: { type: 'string' },
       splits: { type: 'string' }, batch: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' },
     },
   });
@@ -69,9 +72,10 @@ export async function runMetrics(argv: string[], log: Log, signal: AbortSignal):
   };
   const subsets = num(v.subsets, 'subsets', { int: true, min: 1 }) ?? 100;
   const splits = num(v.splits, 'splits', { int: true, min: 1 }) ?? 10;
-  const net = await openFeatureNetwork(v.network);
+  if (v.network && v.inception) throw new RangeError('metrics: give --network or --inception, not both');
+  const net = v.inception ? await openInceptionNetwork(v.inception) : await openFeatureNetwork(v.network);
   try {
-    const result: Record<string, unknown> = { metric: sub === 'fd' ? net.metric : sub === 'kid' ? net.metric.replace('FD', 'KID') : sub === 'is' ? 'IS-FMNIST' : 'stats', network: { file: net.file, sha256: net.sha256 } };
+    const result: Record<string, unknown> = { metric: sub === 'fd' ? net.metric : sub === 'kid' ? net.metric.replace(/^F(I)?D/, 'KID') : sub === 'is' ? net.isMetric : 'stats', network: { file: net.file, sha256: net.sha256 } };
     if (sub === 'stats') {
       const a = await features(net, positionals[0], o, {});
       await saveMoments(v.out!, a.moments);
@@ -84,7 +88,7 @@ export async function runMetrics(argv: string[], log: Log, signal: AbortSignal):
       Object.assign(result, { source: positionals[0], count: a.count, mean: s.mean, std: s.std, splits: s.splits });
       a.logits!.dispose();
       disposeMoments(a.moments);
-      if (!v['no-floor'] && net.metric === FMNIST_FEATURE_NET.metric) {
+      if (!v['no-floor'] && net.isMetric === 'IS-FMNIST') {
         // What real data scores: the test split, same count.
         const d = await features(net, 'fashion-mnist@test', { ...o, count: a.count }, { logits: true });
         const ds = inceptionScore(d.logits!, { splits });
@@ -130,7 +134,7 @@ export async function runMetrics(argv: string[], log: Log, signal: AbortSignal):
     else log(describe(result) + "\n");
     return 0;
   } finally {
-    net.model.dispose();
+    net.dispose();
   }
 }
 
@@ -144,8 +148,8 @@ interface Opts {
 function describe(r: Record<string, any>): string {
   const pm = (x: { value: number; std?: number }) => (x.std === undefined ? x.value.toFixed(4) : `${x.value.toFixed(5)} ± ${x.std.toFixed(5)}`);
   if (r.metric === 'stats') return `wrote statistics of ${r.count} images to ${r.out}`;
-  if (r.metric === 'IS-FMNIST')
-    return `IS-FMNIST ${r.mean.toFixed(3)} ± ${r.std.toFixed(3)} (${r.count} images of ${r.source}; at most 10)` + (r.data ? `\ndata: ${r.data.mean.toFixed(3)} ± ${r.data.std.toFixed(3)} (${r.data.source})` : '');
+  if (/^IS/.test(r.metric))
+    return `${r.metric} ${r.mean.toFixed(3)} ± ${r.std.toFixed(3)} (${r.count} images of ${r.source}${r.metric === 'IS' ? '' : '; at most 10'})` + (r.data ? `\ndata: ${r.data.mean.toFixed(3)} ± ${r.data.std.toFixed(3)} (${r.data.source})` : '');
   let s = `${r.metric} ${pm(r as { value: number; std?: number })}  (${r.n[0]} images of ${r.a} vs ${r.n[1]} of ${r.b})`;
   if (r.floor) s += `\ndata floor: ${pm(r.floor)}  (${r.floor.a} vs ${r.b})`;
   return s;

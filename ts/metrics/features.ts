@@ -16,6 +16,8 @@ import { loadModel } from '../nn/weights.js';
 import { WideResNet } from '../nn/wideresnet.js';
 import { cat, randperm } from '../tensor/creation.js';
 import { Generator } from '../tensor/generator.js';
+import { noGrad } from '../tensor/autograd.js';
+import { FidInceptionV3, loadFidInception } from '../nn/inception.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { FeatureStats, type FeatureMoments } from './stats.js';
@@ -30,13 +32,25 @@ export const FMNIST_FEATURE_NET = {
   testAccuracy: 0.8958,
 } as const;
 
-/** A network with penultimate features, and where it came from. */
+/** A feature network for FD/KID (and logits for IS), and where its weights came from. */
 export interface FeatureNetwork {
-  model: WideResNet;
-  /** The metric name to print: 'FD-FMNIST' for the shipped network, 'FD-custom' for any other. */
+  /** The FD name to print: 'FD-FMNIST' (the shipped classifier), 'FD-custom' (other WRN weights), 'FID' (Inception). */
   metric: string;
+  /** The IS name: 'IS-FMNIST' (a 10-class analogue, at most 10), 'IS-custom' or 'IS' (Inception, 1008 classes). */
+  isMetric: string;
   file: string;
   sha256: string;
+  /** Features [B, d] (and logits [B, classes] when asked) of uint8 (0–255) or [-1, 1] float images. */
+  run(images: Tensor, withLogits: boolean): Promise<{ features: Tensor; logits?: Tensor }>;
+  dispose(): void;
+}
+
+async function digest(file: string, help: string): Promise<string> {
+  try {
+    return createHash('sha256').update(await readFile(file)).digest('hex');
+  } catch (e) {
+    throw new RangeError(`feature network ${file} cannot be read (${(e as Error).message})${help}`);
+  }
 }
 
 /** The shipped file's path inside the installed package. */
@@ -48,15 +62,9 @@ export function fmnistFeatureNetPath(): string {
  * Opens a feature network: the shipped FD-FMNIST classifier by default, or any WRN weights file
  * (its scores are then labelled 'FD-custom'). The shipped file is checked against its digest.
  */
-export async function openFeatureNetwork(path?: string): Promise<FeatureNetwork> {
+export async function openFeatureNetwork(path?: string): Promise<FeatureNetwork & { model: WideResNet }> {
   const file = path ?? fmnistFeatureNetPath();
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file);
-  } catch (e) {
-    throw new RangeError(`feature network ${file} cannot be read (${(e as Error).message})${path ? '' : '; it ships with langevin under ' + FMNIST_FEATURE_NET.file}`);
-  }
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const sha256 = await digest(file, path ? '' : '; it ships with langevin under ' + FMNIST_FEATURE_NET.file);
   const shipped = sha256 === FMNIST_FEATURE_NET.sha256;
   if (!path && !shipped) throw new RangeError(`${file}: sha256 ${sha256} is not the shipped FD-FMNIST network's (${FMNIST_FEATURE_NET.sha256}); the file was changed`);
   const model = await loadModel(file);
@@ -65,7 +73,49 @@ export async function openFeatureNetwork(path?: string): Promise<FeatureNetwork>
     throw new RangeError(`${file}: a feature network must be a Wide-ResNet classifier, this is a U-Net`);
   }
   model.eval();
-  return { model, metric: shipped ? FMNIST_FEATURE_NET.metric : 'FD-custom', file, sha256 };
+  const { inChannels: c, resolution: r } = model.config;
+  const metric = shipped ? FMNIST_FEATURE_NET.metric : 'FD-custom';
+  return {
+    model,
+    metric,
+    isMetric: shipped ? 'IS-FMNIST' : 'IS-custom',
+    file,
+    sha256,
+    async run(images, withLogits) {
+      if (images.ndim !== 4 || images.shape[1] !== c || images.shape[2] !== r || images.shape[3] !== r)
+        throw new RangeError(`extractFeatures: images must be [B, ${c}, ${r}, ${r}] for ${metric}'s network, got [${images.shape}]`);
+      const x = images.dtype === 'uint8' ? tidy(() => images.float().div(127.5).sub(1)) : images.float();
+      try {
+        const features = await model.featuresAsync(x);
+        return { features, logits: withLogits ? tidy(() => model.class_output.forward(features)) : undefined };
+      } finally {
+        x.dispose();
+      }
+    },
+    dispose: () => model.dispose(),
+  };
+}
+
+/**
+ * The FID Inception-v3 as a feature network (pool3, 2048-d; IS logits over 1008 classes) from a
+ * safetensors conversion of pytorch-fid's weights (see `loadFidInception`).
+ */
+export async function openInceptionNetwork(path: string): Promise<FeatureNetwork & { model: FidInceptionV3 }> {
+  const model = await loadFidInception(path);
+  const sha256 = await digest(path, '');
+  return {
+    model,
+    metric: 'FID',
+    isMetric: 'IS',
+    file: path,
+    sha256,
+    async run(images, withLogits) {
+      const o = noGrad(() => model.outputs(images));
+      if (!withLogits) o.logitsUnbiased.dispose();
+      return { features: o.pool, logits: withLogits ? o.logitsUnbiased : undefined };
+    },
+    dispose: () => model.dispose(),
+  };
 }
 
 /** Image batches: uint8 [B, C, H, W] (0–255) or float [B, C, H, W] in [-1, 1]. */
@@ -89,7 +139,6 @@ export interface Extracted {
 
 /** Runs the network over the batches; batches are disposed as they are consumed. */
 export async function extractFeatures(net: FeatureNetwork, batches: ImageBatches, opts: ExtractOptions = {}): Promise<Extracted> {
-  const { inChannels: c, resolution: r } = net.model.config;
   const stats = new FeatureStats();
   const kept: Tensor[] = [];
   const keptLogits: Tensor[] = [];
@@ -98,13 +147,9 @@ export async function extractFeatures(net: FeatureNetwork, batches: ImageBatches
     for await (const batch of batches) {
       try {
         opts.signal?.throwIfAborted();
-        if (batch.ndim !== 4 || batch.shape[1] !== c || batch.shape[2] !== r || batch.shape[3] !== r)
-          throw new RangeError(`extractFeatures: images must be [B, ${c}, ${r}, ${r}] for ${net.metric}'s network, got [${batch.shape}]`);
-        const x = batch.dtype === 'uint8' ? tidy(() => batch.float().div(127.5).sub(1)) : batch.float();
-        const f = await net.model.featuresAsync(x);
-        x.dispose();
+        const { features: f, logits } = await net.run(batch, !!opts.keepLogits);
         stats.add(f);
-        if (opts.keepLogits) keptLogits.push(tidy(() => net.model.class_output.forward(f)));
+        if (logits) keptLogits.push(logits);
         if (opts.keepFeatures) kept.push(f);
         else f.dispose();
         done += batch.shape[0];

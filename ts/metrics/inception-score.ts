@@ -3,7 +3,7 @@
 // decimal), N samples cut into contiguous splits [i·N/k, (i+1)·N/k), per split
 // exp(mean_x KL(p(y|x) ‖ p(y))), reported as the mean and the standard deviation (ddof 0) over
 // splits. float64 throughout; p·log p uses log-softmax, so an exactly-zero probability adds 0
-// (numpy's reference gives NaN there).
+// (numpy's reference gives NaN there, e.g. for the huge logits of random weights).
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 
@@ -27,7 +27,9 @@ export function inceptionScore(logits: Tensor, opts: { splits?: number } = {}): 
       const lo = Math.floor((i * n) / k);
       const hi = Math.floor(((i + 1) * n) / k);
       const part = p.slice(0, lo, hi);
-      const logPy = part.mean(0, { keepdim: true }).log();
+      // A class no sample gives any probability (p underflowed to 0) has log p(y) = −∞; its terms are
+      // 0·(…) and must count 0, so the log is kept finite.
+      const logPy = part.mean(0, { keepdim: true }).log().clamp(-1e300);
       const kl = part.mul(logp.slice(0, lo, hi).sub(logPy)).sum(1).mean().item() as number;
       out.push(Math.exp(kl));
     }
