@@ -69,10 +69,8 @@ PRESETS = {
 }
 
 
-def randomized(preset):
+def randomize(m):
     """Full-scale random weights, as the langevin side (the DDPM init is ~1e-10 in places)."""
-    kind, cfg = PRESETS[preset]
-    m = models.build(kind, cfg)
     with torch.no_grad():
         for name, p in m.named_parameters():
             if p.dim() >= 2:
@@ -81,7 +79,12 @@ def randomized(preset):
                 p.uniform_(0.5, 1.5, generator=g)
             else:
                 p.normal_(0, 0.1, generator=g)
-    return m, cfg
+    return m
+
+
+def randomized(preset):
+    kind, cfg = PRESETS[preset]
+    return randomize(models.build(kind, cfg)), cfg
 
 
 def model_row(preset, batch, mode, training=False):
@@ -233,15 +236,7 @@ import inception as I  # noqa: E402
 
 def fid_row(batch):
     def setup():
-        net = I.build()
-        with torch.no_grad():  # the same full-scale scheme as randomized()
-            for name, p in net.named_parameters():
-                if p.dim() >= 2:
-                    p.normal_(0, 1 / math.sqrt(p[0].numel()), generator=g)
-                elif name.endswith('weight'):
-                    p.uniform_(0.5, 1.5, generator=g)
-                else:
-                    p.normal_(0, 0.1, generator=g)
+        net = randomize(I.build())
         return net.eval(), torch.randint(0, 256, (batch, 1, 28, 28), generator=g, dtype=torch.uint8).numpy()
 
     def step(state):
