@@ -151,7 +151,8 @@ export function linePlot(series: Series[], o: PlotOptions = {}): Buffer {
       else if (prev) cv.line(prev[0], prev[1], p[0], p[1], c, 2);
       prev = p;
     }
-    cv.line(W - R - 190, T + 12 + i * 22, W - R - 160, T + 12 + i * 22, c, 3);
+    if (s.points) for (let a = -2; a <= 2; a++) for (let b = -2; b <= 2; b++) cv.set(W - R - 175 + a, T + 12 + i * 22 + b, c);
+    else cv.line(W - R - 190, T + 12 + i * 22, W - R - 160, T + 12 + i * 22, c, 3);
     cv.text(s.name, W - R - 152, T + 5 + i * 22);
   });
   if (o.title) cv.text(o.title, (W - textWidth(o.title, 3)) / 2, 10, 3);
