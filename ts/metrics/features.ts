@@ -79,7 +79,7 @@ export async function openFeatureNetwork(path?: string): Promise<FeatureNetwork 
     model,
     metric,
     isMetric: shipped ? 'IS-FMNIST' : 'IS-custom',
-    file,
+    file: path ?? FMNIST_FEATURE_NET.file, // provenance: the package-relative name, not this machine's path
     sha256,
     async run(images, withLogits) {
       if (images.ndim !== 4 || images.shape[1] !== c || images.shape[2] !== r || images.shape[3] !== r)
