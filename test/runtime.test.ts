@@ -126,3 +126,12 @@ t.test('the addon loads inside a worker_thread', async (t) => {
   t.same(msg, [18, 18, 18, 18]);
   await w.terminate();
 });
+
+t.test('the GPU session smoke tests (bench/gpu/smoke.test.mjs) pass here on the CPU, so they cannot rot before a GPU session', (t) => {
+  const r = spawnSync(process.execPath, ['--test', '--test-reporter=tap', 'bench/gpu/smoke.test.mjs'], { encoding: 'utf8' });
+  if (r.status !== 0) t.comment(r.stdout.slice(-2000) + r.stderr.slice(-2000));
+  t.equal(r.status, 0, 'node --test exits 0');
+  t.match(r.stdout, /# pass 5/);
+  t.match(r.stdout, /# fail 0/);
+  t.end();
+});

@@ -1,0 +1,98 @@
+// Device smoke tests for a GPU session (node:test on compiled JS; run by bench/gpu/check.sh). On a
+// machine without CUDA they run on the CPU, which is how the script is dry-run. Each test compares
+// the device against the CPU on the same random draws (langevin draws on the CPU generator for every
+// device) and prints timings; tolerances allow TF32 on the device.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Generator, buildInfo, diffusion as D, full, jem, nn, noGrad, normal_, randn, tidy, train as T, uniform_ } from '../../dist/index.js';
+
+const info = buildInfo();
+const dev = info.cudaAvailable ? 'cuda' : 'cpu';
+const tol = dev === 'cuda' ? 2e-2 : 1e-5; // relative to max|CPU|: TF32 convolutions on the device
+console.log(`device ${dev}; libtorch ${info.libtorch}; cuDNN ${info.cudnn ?? '-'}`);
+
+function randomized(model, seed) {
+  const r = new Generator(seed);
+  noGrad(() => {
+    for (const [name, p] of model.namedParameters()) {
+      if (p.ndim >= 2) normal_(p, 0, 1 / Math.sqrt(p.numel / p.shape[0]), r);
+      else if (name.endsWith('weight')) uniform_(p, 0.5, 1.5, r);
+      else normal_(p, 0, 0.1, r);
+    }
+  });
+  return model;
+}
+
+function relDiff(a, b) {
+  const x = a.cpu().toFloat32Array();
+  const y = b.cpu().toFloat32Array();
+  let d = 0;
+  let m = 0;
+  for (let i = 0; i < x.length; i++) {
+    d = Math.max(d, Math.abs(x[i] - y[i]));
+    m = Math.max(m, Math.abs(y[i]));
+  }
+  return d / m;
+}
+
+function timed(label, fn) {
+  const t0 = performance.now();
+  const r = fn();
+  console.log(`${label}: ${(performance.now() - t0).toFixed(1)} ms`);
+  return r;
+}
+
+test('a tensor survives the round trip to the device', () => {
+  const x = randn([3, 5], { generator: new Generator(1) });
+  assert.deepEqual(Array.from(x.to(dev).cpu().toFloat32Array()), Array.from(x.toFloat32Array()));
+});
+
+test('U-Net (ddpmCifar10) forward on the device equals the CPU forward', () => {
+  const cpu = randomized(nn.unet('ddpmCifar10'), 1).eval();
+  const onDev = randomized(nn.unet('ddpmCifar10'), 1).eval().to(dev);
+  const x = randn([4, 3, 32, 32], { generator: new Generator(2) });
+  const t = full([4], 500, { dtype: 'int64' });
+  const want = noGrad(() => cpu.forward(x, t));
+  noGrad(() => onDev.forward(x.to(dev), t.to(dev))); // warm-up (cuDNN autotuning)
+  const got = timed(`ddpmCifar10 b4 forward on ${dev}`, () => noGrad(() => onDev.forward(x.to(dev), t.to(dev))).cpu());
+  assert.ok(relDiff(got, want) <= tol, `rel diff ${relDiff(got, want)}`);
+});
+
+test('DDIM sampling (20 steps, ddpmTiny) on the device matches the CPU', async () => {
+  const cpu = randomized(nn.unet('ddpmTiny'), 3).eval();
+  const onDev = randomized(nn.unet('ddpmTiny'), 3).eval().to(dev);
+  const d = new D.GaussianDiffusion();
+  const opts = { count: 8, sampler: 'ddim', steps: 20, seed: 0 };
+  const want = (await D.sample(cpu, d, opts)).x;
+  const t0 = performance.now();
+  const got = (await D.sample(onDev, d, { ...opts, device: dev })).x;
+  console.log(`ddpmTiny DDIM-20 b8 on ${dev}: ${(performance.now() - t0).toFixed(1)} ms`);
+  assert.ok(relDiff(got, want) <= 5 * tol, `rel diff ${relDiff(got, want)}`);
+});
+
+test('SGLD (2 steps, wrn10-2) on the device matches the CPU', () => {
+  const cpu = randomized(nn.wideResNet('wrn10-2'), 4).eval();
+  const onDev = randomized(nn.wideResNet('wrn10-2'), 4).eval().to(dev);
+  const x = randn([16, 1, 32, 32], { generator: new Generator(5) }).clamp(-1, 1);
+  const want = jem.sgld(cpu, x, { steps: 2, generator: new Generator(6) });
+  const got = timed(`wrn10-2 b16 SGLD×2 on ${dev}`, () => jem.sgld(onDev, x.to(dev), { steps: 2, generator: new Generator(6) }));
+  assert.ok(relDiff(got, want) <= tol, `rel diff ${relDiff(got, want)}`);
+});
+
+test('a training step (forward, backward, Adam) runs on the device and changes the weights', () => {
+  const m = randomized(nn.wideResNet('wrn10-2'), 7).to(dev);
+  const opt = new T.Adam(m.parameters(), { lr: 1e-3 });
+  const before = m.parameters()[0].cpu().toFloat32Array();
+  const x = randn([32, 1, 32, 32], { generator: new Generator(8) }).to(dev);
+  const loss = timed(`wrn10-2 b32 train step on ${dev}`, () =>
+    tidy(() => {
+      const l = m.forward(x).logsumexp(1).mean();
+      opt.zeroGrad();
+      l.backward();
+      opt.step();
+      return l.item();
+    }),
+  );
+  assert.ok(Number.isFinite(loss));
+  assert.notDeepEqual(Array.from(m.parameters()[0].cpu().toFloat32Array()), Array.from(before));
+});
