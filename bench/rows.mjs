@@ -47,20 +47,8 @@ for (const [bwd, suffix] of [[false, 'fwd'], [true, 'fwd+bwd']]) {
 }
 
 // ---- whole models (issue: models) -----------------------------------------------------------
-import { Generator as Gen, normal_, uniform_, noGrad, randint, grad } from '../dist/index.js';
-
-/** Full-scale random weights (the DDPM init is ~1e-10 in places, which can hit denormal paths). */
-function randomize(model, seed) {
-  const r = new Gen(seed);
-  noGrad(() => {
-    for (const [name, p] of model.namedParameters()) {
-      if (p.ndim >= 2) normal_(p, 0, 1 / Math.sqrt(p.numel / p.shape[0]), r);
-      else if (name.endsWith('weight')) uniform_(p, 0.5, 1.5, r);
-      else normal_(p, 0, 0.1, r);
-    }
-  });
-  return model;
-}
+import { noGrad, randint, grad } from '../dist/index.js';
+import { randomize } from './randomize.mjs';
 
 function modelRow({ preset, batch, mode, training = false }) {
   return {

@@ -266,5 +266,8 @@ t.test('FID Inception-v3 = torchvision Inception3 with the pytorch-fid changes (
   await t.rejects(nn.loadFidInception(join(dir, 'nope.safetensors')), /not found .*pt_inception-2015-12-05-6726825d\.pth/);
   await t.rejects(nn.loadFidInception(join(dir, 'pt_inception-2015-12-05-6726825d.pth')), /convert it to safetensors first/);
   t.throws(() => nn.FidInceptionV3.prepare(randn([1, 2, 8, 8])), /\[N, 1 or 3, H, W\]/);
+  net.train();
+  t.equal(net.training, false, 'train() keeps the feature extractor in evaluation mode');
+  t.equal(maxAbsDiff(net.outputs(u8).pool.toFloat32Array(), ref.get('gray_pool')!.toFloat32Array()), 0, 'and its batch norms on their running statistics');
   net.dispose();
 });

@@ -4,24 +4,13 @@
 // device) and prints timings; tolerances allow TF32 on the device.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Generator, buildInfo, diffusion as D, full, jem, nn, noGrad, normal_, randn, tidy, train as T, uniform_ } from '../../dist/index.js';
+import { Generator, buildInfo, diffusion as D, full, jem, nn, noGrad, randn, tidy, train as T } from '../../dist/index.js';
+import { randomize } from '../randomize.mjs';
 
 const info = buildInfo();
 const dev = info.cudaAvailable ? 'cuda' : 'cpu';
 const tol = dev === 'cuda' ? 2e-2 : 1e-5; // relative to max|CPU|: TF32 convolutions on the device
 console.log(`device ${dev}; libtorch ${info.libtorch}; cuDNN ${info.cudnn ?? '-'}`);
-
-function randomized(model, seed) {
-  const r = new Generator(seed);
-  noGrad(() => {
-    for (const [name, p] of model.namedParameters()) {
-      if (p.ndim >= 2) normal_(p, 0, 1 / Math.sqrt(p.numel / p.shape[0]), r);
-      else if (name.endsWith('weight')) uniform_(p, 0.5, 1.5, r);
-      else normal_(p, 0, 0.1, r);
-    }
-  });
-  return model;
-}
 
 function relDiff(a, b) {
   const x = a.cpu().toFloat32Array();
@@ -48,8 +37,8 @@ test('a tensor survives the round trip to the device', () => {
 });
 
 test('U-Net (ddpmCifar10) forward on the device equals the CPU forward', () => {
-  const cpu = randomized(nn.unet('ddpmCifar10'), 1).eval();
-  const onDev = randomized(nn.unet('ddpmCifar10'), 1).eval().to(dev);
+  const cpu = randomize(nn.unet('ddpmCifar10'), 1).eval();
+  const onDev = randomize(nn.unet('ddpmCifar10'), 1).eval().to(dev);
   const x = randn([4, 3, 32, 32], { generator: new Generator(2) });
   const t = full([4], 500, { dtype: 'int64' });
   const want = noGrad(() => cpu.forward(x, t));
@@ -59,8 +48,8 @@ test('U-Net (ddpmCifar10) forward on the device equals the CPU forward', () => {
 });
 
 test('DDIM sampling (20 steps, ddpmTiny) on the device matches the CPU', async () => {
-  const cpu = randomized(nn.unet('ddpmTiny'), 3).eval();
-  const onDev = randomized(nn.unet('ddpmTiny'), 3).eval().to(dev);
+  const cpu = randomize(nn.unet('ddpmTiny'), 3).eval();
+  const onDev = randomize(nn.unet('ddpmTiny'), 3).eval().to(dev);
   const d = new D.GaussianDiffusion();
   const opts = { count: 8, sampler: 'ddim', steps: 20, seed: 0 };
   const want = (await D.sample(cpu, d, opts)).x;
@@ -71,8 +60,8 @@ test('DDIM sampling (20 steps, ddpmTiny) on the device matches the CPU', async (
 });
 
 test('SGLD (2 steps, wrn10-2) on the device matches the CPU', () => {
-  const cpu = randomized(nn.wideResNet('wrn10-2'), 4).eval();
-  const onDev = randomized(nn.wideResNet('wrn10-2'), 4).eval().to(dev);
+  const cpu = randomize(nn.wideResNet('wrn10-2'), 4).eval();
+  const onDev = randomize(nn.wideResNet('wrn10-2'), 4).eval().to(dev);
   const x = randn([16, 1, 32, 32], { generator: new Generator(5) }).clamp(-1, 1);
   const want = jem.sgld(cpu, x, { steps: 2, generator: new Generator(6) });
   const got = timed(`wrn10-2 b16 SGLD×2 on ${dev}`, () => jem.sgld(onDev, x.to(dev), { steps: 2, generator: new Generator(6) }));
@@ -80,7 +69,7 @@ test('SGLD (2 steps, wrn10-2) on the device matches the CPU', () => {
 });
 
 test('a training step (forward, backward, Adam) runs on the device and changes the weights', () => {
-  const m = randomized(nn.wideResNet('wrn10-2'), 7).to(dev);
+  const m = randomize(nn.wideResNet('wrn10-2'), 7).to(dev);
   const opt = new T.Adam(m.parameters(), { lr: 1e-3 });
   const before = m.parameters()[0].cpu().toFloat32Array();
   const x = randn([32, 1, 32, 32], { generator: new Generator(8) }).to(dev);

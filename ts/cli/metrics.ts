@@ -8,7 +8,7 @@ import { type Tensor } from '../tensor/index.js';
 import { frechetDistance } from '../metrics/frechet.js';
 import { kernelInceptionDistance } from '../metrics/kid.js';
 import { inceptionScore } from '../metrics/inception-score.js';
-import { disposeMoments, loadMoments, saveMoments, type FeatureMoments } from '../metrics/stats.js';
+import { STATS_FORMAT, disposeMoments, loadMoments, momentsFromTensors, saveMoments, type FeatureMoments } from '../metrics/stats.js';
 import { FMNIST_FEATURE_NET, datasetImages, extractFeatures, openFeatureNetwork, openInceptionNetwork, tensorImages, type FeatureNetwork, type ImageBatches } from '../metrics/features.js';
 import { progressLine } from './progress.js';
 import { common, num, threads } from './args.js';
@@ -131,7 +131,7 @@ export async function runMetrics(argv: string[], log: Log, signal: AbortSignal):
       }
     }
     if (v.json) log(JSON.stringify(result, null, 2) + '\n');
-    else log(describe(result) + "\n");
+    else log(describe(result) + '\n');
     return 0;
   } finally {
     net.dispose();
@@ -159,35 +159,39 @@ function isDataSpec(s: string): boolean {
   return !/\.(safetensors|npz)$/i.test(s);
 }
 
+/** A source opened once: saved statistics, or images to run the network over. */
+type Source = { moments: FeatureMoments } | { batches: ImageBatches; total: number; dispose: () => void };
+
 async function momentsOf(net: FeatureNetwork, spec: string, o: Opts): Promise<FeatureMoments> {
-  if (extname(spec).toLowerCase() === '.npz') return loadMoments(spec);
-  if (/\.safetensors$/i.test(spec)) {
-    const { metadata, tensors } = await readSafetensors(spec);
-    for (const t of tensors.values()) t.dispose();
-    if (metadata.format === 'langevin-feature-stats') return loadMoments(spec);
-  }
-  return (await features(net, spec, o, {})).moments;
+  const src = await openSource(spec, o);
+  return 'moments' in src ? src.moments : (await extractFrom(net, spec, src, o, {})).moments;
 }
 
-/** Runs the network over a source; the caller disposes what it asked for. */
+/** Runs the network over an image source; the caller disposes what it asked for. */
 async function features(net: FeatureNetwork, spec: string, o: Opts, keep: { features?: boolean; logits?: boolean }) {
-  const { batches, total, dispose } = await openImages(spec, o);
+  const src = await openSource(spec, o);
+  if ('moments' in src) {
+    disposeMoments(src.moments);
+    throw new RangeError(`${spec} holds statistics; this score needs images (only fd takes statistics)`);
+  }
+  return extractFrom(net, spec, src, o, keep);
+}
+
+async function extractFrom(net: FeatureNetwork, spec: string, src: Exclude<Source, { moments: FeatureMoments }>, o: Opts, keep: { features?: boolean; logits?: boolean }) {
   const bar = progressLine(`features ${spec}`, process.stderr, 100);
   try {
-    return await extractFeatures(net, batches, { keepFeatures: keep.features, keepLogits: keep.logits, signal: o.signal, onProgress: (n) => bar.update(n, total) });
+    return await extractFeatures(net, src.batches, { keepFeatures: keep.features, keepLogits: keep.logits, signal: o.signal, onProgress: (n) => bar.update(n, src.total) });
   } finally {
     bar.done();
-    dispose();
+    src.dispose();
   }
 }
 
-async function openImages(spec: string, o: Opts): Promise<{ batches: ImageBatches; total: number; dispose: () => void }> {
+async function openSource(spec: string, o: Opts): Promise<Source> {
+  if (extname(spec).toLowerCase() === '.npz') return { moments: await loadMoments(spec) };
   if (/\.safetensors$/i.test(spec)) {
     const { tensors, metadata } = await readSafetensors(spec);
-    if (metadata.format === 'langevin-feature-stats') {
-      for (const t of tensors.values()) t.dispose();
-      throw new RangeError(`${spec} holds statistics; this score needs images (only fd takes statistics)`);
-    }
+    if (metadata.format === STATS_FORMAT) return { moments: momentsFromTensors(tensors, metadata, spec) };
     const images: Tensor | undefined = tensors.get('samples') ?? tensors.get('extra.buffer');
     for (const t of tensors.values()) if (t !== images) t.dispose();
     if (!images) throw new RangeError(`${spec}: no "samples" tensor (from ddpm/jem sample --out X.safetensors) and no JEM replay buffer`);

@@ -110,7 +110,6 @@ export function decodeSafetensors(bytes: Uint8Array, where = 'safetensors', maxH
   return { tensors, metadata: h.metadata };
 }
 
-/** Reads a .safetensors file. */
 /** A JSON value stored in a metadata string (null when absent); a RangeError naming the file and key otherwise. */
 export function metadataJson(metadata: Record<string, string>, key: string, where: string): unknown {
   try {
@@ -120,6 +119,7 @@ export function metadataJson(metadata: Record<string, string>, key: string, wher
   }
 }
 
+/** Reads a .safetensors file. */
 export async function readSafetensors(path: string, opts: { maxHeaderBytes?: number } = {}): Promise<Loaded> {
   let bytes: Buffer;
   try {

@@ -9,7 +9,7 @@
 import { eigh, eye, tensor } from '../tensor/creation.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
-import type { FeatureMoments } from './stats.js';
+import { trace, type FeatureMoments } from './stats.js';
 
 export interface FrechetOptions {
   /** Added to both diagonals when the plain computation is not finite (pytorch-fid: 1e-6). */
@@ -67,13 +67,11 @@ export function frechetDistance(a: FeatureMoments, b: FeatureMoments, opts: Frec
     const mu1 = a.mu.double();
     const mu2 = b.mu.double();
     const diff = mu1.sub(mu2).square().sum().item() as number;
-    const d = a.mu.shape[0];
-    const identity = eye(d, { dtype: 'float64' });
-    const tr1 = a.sigma.double().mul(identity).sum().item() as number;
-    const tr2 = b.sigma.double().mul(identity).sum().item() as number;
+    const tr1 = trace(a.sigma.double());
+    const tr2 = trace(b.sigma.double());
     let trSqrt = traceSqrtProduct(a.sigma, b.sigma, tol);
     if (!Number.isFinite(trSqrt)) {
-      const offset = identity.mul(eps);
+      const offset = eye(a.mu.shape[0], { dtype: 'float64' }).mul(eps);
       trSqrt = traceSqrtProduct(a.sigma.double().add(offset), b.sigma.double().add(offset), tol);
     }
     if (!Number.isFinite(trSqrt)) throw new RangeError('frechetDistance: tr √(Σ1Σ2) is not finite even with ε added to the diagonals');

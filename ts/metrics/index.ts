@@ -1,4 +1,4 @@
-export { FeatureStats, saveMoments, loadMoments, disposeMoments, type FeatureMoments } from './stats.js';
+export { FeatureStats, saveMoments, loadMoments, momentsFromTensors, disposeMoments, trace, STATS_FORMAT, type FeatureMoments } from './stats.js';
 export { frechetDistance, traceSqrtProduct, type FrechetOptions } from './frechet.js';
 export { kernelInceptionDistance, polynomialMmd2, type KidOptions, type KidResult } from './kid.js';
 export { inceptionScore, type InceptionScoreResult } from './inception-score.js';

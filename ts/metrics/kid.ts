@@ -6,6 +6,7 @@ import { randperm } from '../tensor/creation.js';
 import { Generator } from '../tensor/generator.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { trace } from './stats.js';
 
 export interface KidOptions {
   /** Number of subsets (default 100). */
@@ -43,11 +44,6 @@ export function polynomialMmd2(x: Tensor, y: Tensor): number {
     const sxy = kxy.sum().item() as number;
     return (sxx + syy) / (m * (m - 1)) - (2 * sxy) / (m * m);
   });
-}
-
-function trace(k: Tensor): number {
-  const n = k.shape[0];
-  return k.flatten().slice(0, 0, n * n, n + 1).sum().item() as number;
 }
 
 /** KID between two feature sets [n1, d] and [n2, d]. */

@@ -75,6 +75,15 @@ export class FeatureStats {
   }
 }
 
+/** The format tag `saveMoments` writes into safetensors metadata. */
+export const STATS_FORMAT = 'langevin-feature-stats';
+
+/** The trace of a square matrix (a strided view of its diagonal, no copy of the matrix). */
+export function trace(m: Tensor): number {
+  const n = m.shape[0];
+  return tidy(() => m.contiguous().flatten().slice(0, 0, n * n, n + 1).sum().item() as number);
+}
+
 export function disposeMoments(m: FeatureMoments): void {
   m.mu.dispose();
   m.sigma.dispose();
@@ -83,27 +92,31 @@ export function disposeMoments(m: FeatureMoments): void {
 /** Saves statistics: `.npz` as pytorch-fid (`mu`, `sigma`), anything else as safetensors (with count and meta). */
 export async function saveMoments(path: string, m: FeatureMoments): Promise<void> {
   if (extname(path).toLowerCase() === '.npz') return writeNpz(path, { mu: m.mu, sigma: m.sigma });
-  await writeSafetensors(path, { mu: m.mu, sigma: m.sigma }, { format: 'langevin-feature-stats', count: String(m.count), meta: JSON.stringify(m.meta ?? {}) });
+  await writeSafetensors(path, { mu: m.mu, sigma: m.sigma }, { format: STATS_FORMAT, count: String(m.count), meta: JSON.stringify(m.meta ?? {}) });
 }
 
 /** Loads statistics saved by `saveMoments`, or a pytorch-fid `.npz`; `count` is NaN when the file does not say. */
 export async function loadMoments(path: string): Promise<FeatureMoments> {
-  let tensors: Map<string, Tensor>;
-  let count = Number.NaN;
-  let meta: Record<string, unknown> | undefined;
-  if (extname(path).toLowerCase() === '.npz') tensors = await readNpz(path);
-  else {
-    const loaded = await readSafetensors(path);
-    tensors = loaded.tensors;
-    if (loaded.metadata.count !== undefined) count = Number(loaded.metadata.count);
-    if (loaded.metadata.meta !== undefined) meta = metadataJson(loaded.metadata, 'meta', path) as Record<string, unknown>;
-  }
-  const mu = tensors.get('mu');
-  const sigma = tensors.get('sigma');
+  if (extname(path).toLowerCase() === '.npz') return momentsFromTensors(await readNpz(path), {}, path);
+  const { tensors, metadata } = await readSafetensors(path);
+  return momentsFromTensors(tensors, metadata, path);
+}
+
+/** Statistics from loaded arrays (`mu`, `sigma`; count and meta from safetensors metadata). Takes ownership of `tensors`. */
+export function momentsFromTensors(tensors: Map<string, Tensor>, metadata: Record<string, string>, where: string): FeatureMoments {
   const fail = (p: string): never => {
     for (const t of tensors.values()) t.dispose();
-    throw new RangeError(`${path}: ${p}`);
+    throw new RangeError(`${where}: ${p}`);
   };
+  let meta: Record<string, unknown> | undefined;
+  try {
+    if (metadata.meta !== undefined) meta = metadataJson(metadata, 'meta', where) as Record<string, unknown>;
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  const count = metadata.count !== undefined ? Number(metadata.count) : Number.NaN;
+  const mu = tensors.get('mu');
+  const sigma = tensors.get('sigma');
   if (!mu || !sigma) fail(`needs arrays "mu" and "sigma", found ${[...tensors.keys()].join(', ') || 'none'}`);
   const d = mu!.shape[0];
   if (mu!.shape.length !== 1 || sigma!.shape.length !== 2 || sigma!.shape[0] !== d || sigma!.shape[1] !== d)

@@ -8,12 +8,13 @@
 // Input: NCHW images, uint8 (0–255) or float in [-1, 1], 1 or 3 channels, any size. As pytorch-fid:
 // scaled to [0, 1], grey repeated to 3 channels, resized to 299×299 (bilinear, align_corners = false,
 // no antialiasing), then mapped to [-1, 1].
-import { cat, full, ones, zeros } from '../tensor/creation.js';
+import { cat, zeros } from '../tensor/creation.js';
 import { existsSync } from 'node:fs';
 import { readSafetensors } from '../io/safetensors.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import * as F from './functional.js';
+import { BatchNorm2d } from './layers.js';
 import { Module } from './module.js';
 
 type Pads = [number, number, number, number]; // top, bottom, left, right
@@ -21,11 +22,11 @@ type Pads = [number, number, number, number]; // top, bottom, left, right
 /** Conv (no bias) → BatchNorm (eps 0.001) → ReLU, with torchvision's `conv` / `bn` names. */
 class BasicConv2d extends Module {
   readonly conv: RectConv;
-  readonly bn: InceptionBatchNorm;
+  readonly bn: BatchNorm2d;
   constructor(inC: number, outC: number, kernel: [number, number], stride = 1, pads: Pads = [0, 0, 0, 0]) {
     super();
     this.conv = this.child('conv', new RectConv(outC, inC, kernel, stride, pads));
-    this.bn = this.child('bn', new InceptionBatchNorm(outC));
+    this.bn = this.child('bn', new BatchNorm2d(outC, 0.1, 0.001));
   }
   forward(x: Tensor): Tensor {
     return tidy(() => F.relu(this.bn.forward(this.conv.forward(x))));
@@ -46,21 +47,6 @@ class RectConv extends Module {
   }
   forward(x: Tensor): Tensor {
     return F.conv2d(x, this.own('weight')!, null, { stride: this.stride, padding: this.pads });
-  }
-}
-
-class InceptionBatchNorm extends Module {
-  constructor(c: number) {
-    super();
-    this.param('weight', ones([c]));
-    this.param('bias', zeros([c]));
-    this.buffer('running_mean', zeros([c]));
-    this.buffer('running_var', ones([c]));
-    this.buffer('num_batches_tracked', full([], 0, { dtype: 'int64' }));
-  }
-  forward(x: Tensor): Tensor {
-    // Always the running statistics: this network is a fixed feature extractor.
-    return F.batchNorm(x, { weight: this.own('weight'), bias: this.own('bias'), runningMean: this.own('running_mean'), runningVar: this.own('running_var'), training: false, eps: 0.001 });
   }
 }
 
@@ -253,6 +239,11 @@ export class FidInceptionV3 extends Module {
     add('Mixed_7c', new InceptionE(2048, 'max'));
     this.fc = this.child('fc', new Linear1008());
     this.eval();
+  }
+
+  /** Always evaluation mode: a fixed feature extractor whose batch norms use their running statistics. */
+  override train(_on = true): this {
+    return super.train(false);
   }
 
   /** Maps images (uint8 0–255 or float in [-1, 1]; 1 or 3 channels) to the network's 299×299 input in [-1, 1]. */
