@@ -79,12 +79,13 @@ LANGEVIN_BINDING(DiffusionStepJs) {
 class SampleLoopJob : public Job {
  public:
   SampleLoopJob(std::vector<ResolvedBlock> blocks, at::Tensor x, std::vector<StepPlan> plan, bool clip, bool useEps, int64_t snapshotEvery,
-                at::Generator gen)
+                at::Generator gen, at::ScalarType compute)
       : blocks_(std::move(blocks)), x_(std::move(x)), plan_(std::move(plan)), clip_(clip), useEps_(useEps), snapshotEvery_(snapshotEvery),
-        gen_(std::move(gen)) {}
+        gen_(std::move(gen)), compute_(compute) {}
   int64_t Steps() const override { return static_cast<int64_t>(plan_.size()); }
   void Step(int64_t i) override {
     const StepPlan& s = plan_[i];
+    if (i == 0) blocks_ = CastForCompute(blocks_, compute_);  // once, on the worker thread
     at::Tensor t = at::full({x_.size(0)}, s.t, at::TensorOptions().dtype(at::kLong).device(x_.device()));
     at::Tensor eps = RunProgram(blocks_, x_, t, false, gen_);
     StepOut r = DiffusionStep(x_, eps, s, clip_, useEps_, gen_);
@@ -118,10 +119,12 @@ class SampleLoopJob : public Job {
   bool clip_, useEps_;
   int64_t snapshotEvery_;
   at::Generator gen_;
+  at::ScalarType compute_;
   std::vector<Snapshot> snapshots_;
 };
 
-// sampleLoopAsync(program, xT, plans[], clip, useEps, snapshotEvery, generator?, jobOptions?) -> { promise, cancel }
+// sampleLoopAsync(program, xT, plans[], clip, useEps, snapshotEvery, generator?, computeDtype?, jobOptions?) -> { promise, cancel }
+// The model runs in computeDtype (CastForCompute); x_t and the update stay float32.
 LANGEVIN_BINDING(SampleLoopAsync) {
   return Guard(info, [&]() -> Napi::Value {
     ProgramHandle* p = ArgProgram(info, 0);
@@ -140,11 +143,12 @@ LANGEVIN_BINDING(SampleLoopAsync) {
     bool clip = ArgBool(info, 3, "clip"), useEps = ArgBool(info, 4, "useEps");
     int64_t snapshotEvery = ArgIntIn(info, 5, "snapshotEvery", 0, INT64_MAX);
     at::Generator gen = ArgGenerator(info, 6, "generator");
-    JobOptions opts = ArgJobOptions(info, 7);
+    at::ScalarType compute = ArgComputeDtype(info, 7);
+    JobOptions opts = ArgJobOptions(info, 8);
     auto blocks = Resolve(info.Env(), *p, false);
     std::vector<JobLock> locks = {{info[1].As<Napi::Number>().DoubleValue(), Access::Read}};
     for (double id : ProgramParamIds(*p, false)) locks.push_back({id, Access::Read});
-    return StartJob(info.Env(), std::make_unique<SampleLoopJob>(std::move(blocks), x, std::move(plan), clip, useEps, snapshotEvery, gen), locks, opts);
+    return StartJob(info.Env(), std::make_unique<SampleLoopJob>(std::move(blocks), x, std::move(plan), clip, useEps, snapshotEvery, gen, compute), locks, opts);
   });
 }
 

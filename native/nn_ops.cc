@@ -22,7 +22,10 @@ at::Tensor Attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
     if (mask->scalar_type() == at::kBool) scores = scores.masked_fill(mask->logical_not(), -std::numeric_limits<double>::infinity());
     else scores = scores + *mask;
   }
-  return at::matmul(at::softmax(scores, -1), v);
+  // Reduced-precision scores are normalised in float32 (as autocast does) and cast back for the
+  // second matmul.
+  if (scores.scalar_type() != at::kBFloat16 && scores.scalar_type() != at::kHalf) return at::matmul(at::softmax(scores, -1), v);
+  return at::matmul(at::softmax(scores, -1, at::kFloat).to(v.scalar_type()), v);
 #endif
 }
 

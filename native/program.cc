@@ -66,7 +66,7 @@ at::Tensor Act(const at::Tensor& x, int64_t act, double slope) {
 }
 
 at::Tensor GroupNorm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, int64_t groups, double eps) {
-  return at::group_norm(x, groups, w, b, eps, false);
+  return at::group_norm(AsParam(x, w), groups, w, b, eps, false);
 }
 
 }  // namespace
@@ -168,7 +168,7 @@ at::Tensor RunProgram(const std::vector<ResolvedBlock>& blocks, const at::Tensor
         if (t->dim() != 1 || t->size(0) != x.size(0))
           ThrowRange("timesteps must be 1-d with one entry per image: got " + ShapeString(t->sizes()) + " for a batch of " + std::to_string(x.size(0)), "ERR_SHAPE");
         at::Tensor e = TimestepEmbedding(*t, b.ints[0], b.floats[0]).to(p[0].device(), p[0].scalar_type());
-        temb = at::linear(at::silu(at::linear(e, p[0], p[1])), p[2], p[3]);
+        temb = Linear(at::silu(Linear(e, p[0], p[1])), p[2], p[3]);
         break;
       }
       case BlockKind::Conv:
@@ -178,7 +178,7 @@ at::Tensor RunProgram(const std::vector<ResolvedBlock>& blocks, const at::Tensor
         int64_t groups = b.ints[0];
         double eps = b.floats[0];
         at::Tensor r = Conv(at::silu(GroupNorm(h, p[0], p[1], groups, eps)), p[2], p[3], 1, {1, 1, 1, 1});
-        if (b.ints[2]) r = r + at::linear(at::silu(temb), p[4], p[5]).unsqueeze(-1).unsqueeze(-1);
+        if (b.ints[2]) r = r + Linear(at::silu(temb), p[4], p[5]).unsqueeze(-1).unsqueeze(-1);
         r = Dropout(at::silu(GroupNorm(r, p[6], p[7], groups, eps)), b.floats[1], training, gen);
         r = Conv(r, p[8], p[9], 1, {1, 1, 1, 1});
         at::Tensor skip = b.ints[1] ? Conv(h, p[10], p[11], 1, {0, 0, 0, 0}) : h;
@@ -189,10 +189,11 @@ at::Tensor RunProgram(const std::vector<ResolvedBlock>& blocks, const at::Tensor
         int64_t B = h.size(0), C = h.size(1), H = h.size(2), W = h.size(3);
         at::Tensor n = GroupNorm(h, p[0], p[1], b.ints[0], b.floats[0]);
         auto tokens = [&](const at::Tensor& y) { return y.reshape({B, C, H * W}).transpose(1, 2); };  // [B, HW, C]
-        at::Tensor q = tokens(at::conv2d(n, p[2], p[3])), k = tokens(at::conv2d(n, p[4], p[5])), v = tokens(at::conv2d(n, p[6], p[7]));
+        const std::vector<int64_t> none = {0, 0, 0, 0};
+        at::Tensor q = tokens(Conv(n, p[2], p[3], 1, none)), k = tokens(Conv(n, p[4], p[5], 1, none)), v = tokens(Conv(n, p[6], p[7], 1, none));
         at::Tensor a = Attention(q, k, v, c10::nullopt, 1.0 / std::sqrt(static_cast<double>(C)));
         a = a.transpose(1, 2).reshape({B, C, H, W});
-        h = h + at::conv2d(a, p[8], p[9]);
+        h = h + Conv(a, p[8], p[9], 1, none);
         break;
       }
       case BlockKind::Downsample:
@@ -219,13 +220,49 @@ at::Tensor RunProgram(const std::vector<ResolvedBlock>& blocks, const at::Tensor
         h = h.mean({2, 3});
         break;
       case BlockKind::Linear:
-        h = at::linear(h, p[0], p[1]);
+        h = Linear(h, p[0], p[1]);
         break;
     }
     if (b.pushAfter) skips.push_back(h);
   }
   if (!skips.empty()) ThrowPlain("program: " + std::to_string(skips.size()) + " skip(s) left on the stack", "ERR_PROGRAM");
-  return h;
+  return h.to(x.scalar_type());  // the compute dtype stays inside
+}
+
+namespace {
+
+// Which of a block's params belong to a normalisation layer (kept in float32 by CastForCompute).
+bool IsNormParam(BlockKind kind, size_t k) {
+  switch (kind) {
+    case BlockKind::ResBlock:
+      return k == 0 || k == 1 || k == 6 || k == 7;
+    case BlockKind::Attn:
+      return k <= 1;
+    case BlockKind::NormAct:
+      return true;
+    case BlockKind::WrnBlock:
+      return k <= 3 || (k >= 6 && k <= 9);
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+std::vector<ResolvedBlock> CastForCompute(const std::vector<ResolvedBlock>& blocks, at::ScalarType dtype) {
+  std::vector<ResolvedBlock> out = blocks;
+  if (dtype == at::kFloat) return out;
+  at::NoGradGuard ng;
+  for (auto& r : out)
+    for (size_t k = 0; k < r.t.size(); ++k)
+      if (r.t[k].defined() && !IsNormParam(r.block->kind, k)) r.t[k] = r.t[k].to(dtype);
+  return out;
+}
+
+at::ScalarType ArgComputeDtype(const Napi::CallbackInfo& info, size_t i) {
+  at::ScalarType d = ArgOptDtype(info, i, "computeDtype", at::kFloat);
+  if (d != at::kFloat && d != at::kBFloat16) ThrowRange("computeDtype must be 'float32' or 'bfloat16'");
+  return d;
 }
 
 namespace {
@@ -250,10 +287,10 @@ LANGEVIN_BINDING(ProgramForward) {
 // inputs are locked for reading while it runs, so JS cannot change or dispose them underneath.
 class ProgramForwardJob : public Job {
  public:
-  ProgramForwardJob(std::vector<ResolvedBlock> blocks, at::Tensor x, c10::optional<at::Tensor> t, at::Generator gen)
-      : blocks_(std::move(blocks)), x_(std::move(x)), t_(std::move(t)), gen_(std::move(gen)) {}
+  ProgramForwardJob(std::vector<ResolvedBlock> blocks, at::Tensor x, c10::optional<at::Tensor> t, at::Generator gen, at::ScalarType compute)
+      : blocks_(std::move(blocks)), x_(std::move(x)), t_(std::move(t)), gen_(std::move(gen)), compute_(compute) {}
   int64_t Steps() const override { return 1; }
-  void Step(int64_t) override { out_ = RunProgram(blocks_, x_, t_, false, gen_); }
+  void Step(int64_t) override { out_ = RunProgram(CastForCompute(blocks_, compute_), x_, t_, false, gen_); }
   Napi::Value Result(Napi::Env env) override { return WrapTensor(env, out_); }
 
  private:
@@ -261,16 +298,18 @@ class ProgramForwardJob : public Job {
   at::Tensor x_, out_;
   c10::optional<at::Tensor> t_;
   at::Generator gen_;
+  at::ScalarType compute_;
 };
 
-// programForwardAsync(program, x, t?, generator?, jobOptions?) -> { promise, cancel }
+// programForwardAsync(program, x, t?, generator?, computeDtype?, jobOptions?) -> { promise, cancel }
 LANGEVIN_BINDING(ProgramForwardAsync) {
   return Guard(info, [&]() -> Napi::Value {
     ProgramHandle* p = ArgProgram(info, 0);
     const at::Tensor& x = ArgTensor(info, 1, "input");
     auto t = ArgOptTensor(info, 2, "timesteps");
     at::Generator gen = ArgGenerator(info, 3, "generator");
-    JobOptions opts = ArgJobOptions(info, 4);
+    at::ScalarType compute = ArgComputeDtype(info, 4);
+    JobOptions opts = ArgJobOptions(info, 5);
     if (x.dim() != 4) ThrowRange("model input must be [N, C, H, W], got " + ShapeString(x.sizes()), "ERR_SHAPE");
     auto blocks = Resolve(info.Env(), *p, false);
     std::vector<JobLock> locks = {{info[1].As<Napi::Number>().DoubleValue(), Access::Read}};
@@ -278,7 +317,7 @@ LANGEVIN_BINDING(ProgramForwardAsync) {
     for (double id : ProgramParamIds(*p, false)) locks.push_back({id, Access::Read});
     c10::optional<at::Tensor> tt;
     if (t) tt = *t;
-    return StartJob(info.Env(), std::make_unique<ProgramForwardJob>(std::move(blocks), x, tt, gen), locks, opts);
+    return StartJob(info.Env(), std::make_unique<ProgramForwardJob>(std::move(blocks), x, tt, gen, compute), locks, opts);
   });
 }
 

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { Generator, Tensor, gaussianLangevin, grad, io, nn, noGrad, randint, randn, tidy, ones } from '../ts/index.js';
+import { Generator, Tensor, buildInfo, gaussianLangevin, grad, io, nn, noGrad, randint, randn, resolveComputeDtype, tidy, ones } from '../ts/index.js';
 import { PYTHON, maxAbs, maxAbsDiff, referenceUnavailable } from './lib/reference.js';
 import { randomize } from './lib/models.js';
 
@@ -150,6 +150,61 @@ t.test('parity with the PyTorch reference (forward, input and parameter gradient
       for (const v of ref.values()) v.dispose();
     });
   }
+});
+
+t.test('mixed precision (computeDtype bfloat16) equals the same policy in PyTorch', { skip: !process.env.CI && why ? why : false }, async (t) => {
+  if (why) throw new Error(`PyTorch reference unavailable: ${why}`);
+  const cases: ParityCase[] = [
+    { name: 'ddpmTiny', model: () => nn.unet('ddpmTiny'), batch: 3 },
+    { name: 'ddpmCifar10 (batch 2)', model: () => nn.unet('ddpmCifar10'), batch: 2 },
+    { name: 'wrn10-2, batch norm (eval)', model: () => nn.wideResNet('wrn10-2', { norm: 'batch' }), batch: 4 },
+  ];
+  for (const [i, pc] of cases.entries()) {
+    t.test(pc.name, async (t) => {
+      const m = pc.model();
+      randomize(m, 40 + i);
+      m.eval();
+      const g = new Generator(140 + i);
+      const x = randn([pc.batch, m.config.inChannels, m.config.resolution, m.config.resolution], { generator: g });
+      const time = randint(0, 1000, [pc.batch], { generator: g });
+      const isUnet = m instanceof nn.UNet;
+      const infer = (computeDtype: 'float32' | 'bfloat16') => (m instanceof nn.UNet ? m.forwardAsync(x, time, { computeDtype }) : m.forwardAsync(x, { computeDtype }));
+      const y16 = await infer('bfloat16');
+      const y32 = await infer('float32');
+      t.equal(y16.dtype, 'float32', 'the output comes back as float32');
+      const tensors = new Map<string, Tensor>([...m.stateDict()].map(([k, v]) => [`model.${k}`, v]));
+      tensors.set('input.x', x);
+      if (isUnet) tensors.set('input.t', time);
+      const src = join(dir, `mixed-${i}.in.safetensors`);
+      const dst = join(dir, `mixed-${i}.out.safetensors`);
+      await io.writeSafetensors(src, tensors, { kind: isUnet ? 'unet' : 'wrn', config: JSON.stringify(m.config), training: 'false', computeDtype: 'bfloat16' });
+      const r = spawnSync(PYTHON, ['bench/ref/models.py', 'parity', src, dst], { encoding: 'utf8' });
+      t.equal(r.status, 0, `reference ran ${r.stderr.slice(-800)}`);
+      if (r.status !== 0) return;
+      const yr = (await io.readSafetensors(dst)).tensors.get('output')!;
+      const ref = yr.toFloat32Array();
+      const err = maxAbsDiff(y16.toFloat32Array(), ref);
+      t.ok(err <= 1e-6 * maxAbs(ref), `bf16 forward vs the reference: max|Δ| ${err.toExponential(2)} (max|ref| ${maxAbs(ref).toExponential(2)})`);
+      const vs32 = maxAbsDiff(y16.toFloat32Array(), y32.toFloat32Array()) / maxAbs(y32.toFloat32Array());
+      t.ok(vs32 > 1e-5 && vs32 < 0.1, `bf16 really ran and stays near float32: max|Δ| / max|y| = ${vs32.toExponential(2)}`);
+      for (const v of [y16, y32, yr, x, time]) v.dispose();
+      m.dispose();
+    });
+  }
+});
+
+t.test('computeDtype: validation and auto', async (t) => {
+  const m = nn.unet('ddpmTiny');
+  const x = randn([1, 1, 32, 32]);
+  const time = randint(0, 1000, [1]);
+  await t.rejects(m.forwardAsync(x, time, { computeDtype: 'float16' as never }), RangeError, 'float16 is refused');
+  const cpu = buildInfo().cpu;
+  t.equal(resolveComputeDtype('auto'), cpu.avx512bf16 || cpu.amxBf16 ? 'bfloat16' : 'float32', 'auto follows the CPU');
+  t.equal(resolveComputeDtype(undefined), 'float32', 'the default is float32');
+  t.equal(resolveComputeDtype('auto', 'cuda'), 'bfloat16', 'auto on CUDA is bfloat16');
+  m.dispose();
+  x.dispose();
+  time.dispose();
 });
 
 t.test('weights: safetensors round trip, byte for byte, and loadModel', async (t) => {

@@ -9,6 +9,7 @@ the updated `buffer.<name>`.
 import json
 import math
 import sys
+import types
 
 import torch
 import torch.nn as nn
@@ -61,7 +62,8 @@ class AttnBlock(nn.Module):
         q = self.q(n).reshape(b, c, h * w).permute(0, 2, 1)
         k = self.k(n).reshape(b, c, h * w)
         v = self.v(n).reshape(b, c, h * w).permute(0, 2, 1)
-        a = torch.softmax(torch.bmm(q, k) * (c ** -0.5), dim=-1)
+        # Softmax in float32 whatever the compute dtype (a no-op in float32).
+        a = torch.softmax((torch.bmm(q, k) * (c ** -0.5)).float(), dim=-1).to(v.dtype)
         out = torch.bmm(a, v).permute(0, 2, 1).reshape(b, c, h, w)
         return x + self.proj_out(out)
 
@@ -231,6 +233,25 @@ def build(kind, config):
     return UNet(**config) if kind == 'unet' else WideResNet(**config)
 
 
+def mixed_precision(model, dtype=torch.bfloat16):
+    """langevin's computeDtype policy, written the PyTorch way: convolution and linear weights in
+    `dtype` with their inputs cast to it, normalisation layers in float32 (inputs cast up), the
+    output returned as float32."""
+    def cast_input(mod, to):
+        forward = type(mod).forward
+        mod.forward = types.MethodType(lambda self, x: forward(self, x.to(to(self))), mod)
+
+    for mod in model.modules():
+        if isinstance(mod, (nn.Conv2d, nn.Linear)):
+            mod.to(dtype)
+            cast_input(mod, lambda self: self.weight.dtype)
+        elif isinstance(mod, (nn.GroupNorm, nn.BatchNorm2d)):
+            cast_input(mod, lambda self: torch.float32)
+    forward = model.forward
+    model.forward = lambda *a: forward(*a).float()
+    return model
+
+
 def parity(src, dst):
     tensors, meta = safetensors_io.read(src)
     kind, config = meta['kind'], json.loads(meta['config'])
@@ -240,6 +261,12 @@ def parity(src, dst):
     sd = {k[len('model.'):]: v for k, v in tensors.items() if k.startswith('model.')}
     model.load_state_dict(sd, strict=True)
     model.train(training)
+    if meta.get('computeDtype', 'float32') != 'float32':
+        model = mixed_precision(model, getattr(torch, meta['computeDtype']))
+        with torch.no_grad():
+            y = model(tensors['input.x'], tensors['input.t']) if kind == 'unet' else model(tensors['input.x'])
+        safetensors_io.write(dst, {'output': y})
+        return
     x = tensors['input.x'].clone().requires_grad_(True)
     y = model(x, tensors['input.t']) if kind == 'unet' else model(x)
     loss = (y * tensors['input.upstream']).sum()

@@ -10,6 +10,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { native, type NativeTensor } from '../tensor/binding.js';
 import { UNet } from '../nn/unet.js';
 import type { Device } from '../tensor/dtype.js';
+import { resolveComputeDtype, type ComputeDtype } from '../tensor/runtime.js';
 import type { DiffusionStepPlan, EpsModel, GaussianDiffusion } from './gaussian.js';
 
 export type SamplerKind = 'ancestral' | 'ddim';
@@ -32,6 +33,13 @@ export interface SampleOptions extends Omit<JobOptions, 'progressEvery'> {
   /** Default true: run the whole loop as one native job when the model is a U-Net. */
   native?: boolean;
   device?: Device;
+  /**
+   * The dtype the U-Net computes in: 'bfloat16' runs convolutions and matmuls in bf16 (weights cast
+   * once per call) with normalisations, x_t and the update in float32 — ~2× faster on CPUs with
+   * AVX512-BF16, samples equivalent but not bit-identical to float32. 'auto' = bfloat16 where the
+   * hardware has it. Default 'float32'. Needs the native loop (a U-Net with `native` not false).
+   */
+  computeDtype?: ComputeDtype | 'auto';
   /** How often onProgress is called, in steps (default 10). */
   progressEvery?: number;
 }
@@ -49,6 +57,8 @@ export interface SampleResult {
   /** Samples in [−1, 1] (clamped only when converted to images). */
   x: Tensor;
   snapshots: Snapshot[];
+  /** The dtype the model computed in ('auto' resolved). */
+  computeDtype: ComputeDtype;
 }
 
 /** The steps a sampler runs, in order. */
@@ -72,20 +82,26 @@ export async function sample(model: EpsModel, diffusion: GaussianDiffusion, o: S
   const snapshotEvery = o.snapshotEvery ?? 0;
   if (!Number.isInteger(snapshotEvery) || snapshotEvery < 0) throw new RangeError(`sample: snapshotEvery must be a non-negative integer, got ${snapshotEvery}`);
   const progressEvery = o.progressEvery ?? 10;
+  const nativeLoop = (o.native ?? true) && model instanceof UNet;
+  let computeDtype = resolveComputeDtype(o.computeDtype, o.device ?? 'cpu');
+  if (!nativeLoop && computeDtype !== 'float32') {
+    if (o.computeDtype !== 'auto') throw new RangeError(`sample: computeDtype '${computeDtype}' needs the native loop (a U-Net, native not false)`);
+    computeDtype = 'float32';
+  }
   const drawn = randn([count, ...shape], { generator: gen });
   const xT = o.device && o.device !== 'cpu' ? drawn.to(o.device) : drawn;
   if (xT !== drawn) drawn.dispose();
   const wasTraining = model instanceof UNet ? model.training : false;
-  if ((o.native ?? true) && model instanceof UNet) {
+  if (nativeLoop) {
     model.eval();
     try {
       type Raw = { x: NativeTensor; snapshots: { step: number; t: number; x: NativeTensor; x0: NativeTensor }[] };
-      const r = await runJob<Raw>((jobOpts) => native.sampleLoopAsync(model.program.native, xT.native, plans, clip, ddim, snapshotEvery, gen.native, jobOpts), {
+      const r = await runJob<Raw>((jobOpts) => native.sampleLoopAsync(model.program.native, xT.native, plans, clip, ddim, snapshotEvery, gen.native, computeDtype, jobOpts), {
         onProgress: o.onProgress,
         progressEvery,
         signal: o.signal,
       });
-      return { x: new Tensor(r.x), snapshots: r.snapshots.map((s) => ({ step: s.step, t: s.t, x: new Tensor(s.x), x0: new Tensor(s.x0) })) };
+      return { x: new Tensor(r.x), snapshots: r.snapshots.map((s) => ({ step: s.step, t: s.t, x: new Tensor(s.x), x0: new Tensor(s.x0) })), computeDtype };
     } finally {
       xT.dispose();
       model.train(wasTraining);
@@ -116,7 +132,7 @@ export async function sample(model: EpsModel, diffusion: GaussianDiffusion, o: S
       if (o.onProgress && (done % progressEvery === 0 || done === plans.length)) o.onProgress({ step: done, total: plans.length });
       await new Promise((res) => setImmediate(res));
     }
-    return { x, snapshots };
+    return { x, snapshots, computeDtype };
   } catch (e) {
     x.dispose();
     for (const s of snapshots) s.x.dispose(), s.x0.dispose();

@@ -3,6 +3,7 @@ import { native, type NativeProgram } from '../tensor/binding.js';
 import type { Generator } from '../tensor/generator.js';
 import { Tensor } from '../tensor/tensor.js';
 import { runJob, type JobOptions } from '../tensor/jobs.js';
+import { resolveComputeDtype, type ComputeDtype } from '../tensor/runtime.js';
 import type { Module } from './module.js';
 
 /** One block of a program. Params are the module's own tensors (undefined = absent). */
@@ -17,6 +18,16 @@ export interface BlockSpec {
   push?: boolean;
   /** Concatenate the popped skip (channel dim) before the block. */
   pop?: boolean;
+}
+
+/** Options of an inference forward on a worker thread. */
+export interface InferenceOptions extends JobOptions {
+  /**
+   * Mixed precision: convolutions and matmuls in bfloat16 (weights cast once per call),
+   * normalisations in float32; the output stays float32. Default 'float32'; 'auto' = bfloat16 where
+   * the hardware has it (see `resolveComputeDtype`).
+   */
+  computeDtype?: ComputeDtype | 'auto';
 }
 
 /** A module that can describe itself as blocks. */
@@ -51,8 +62,9 @@ export class Program {
    * One inference forward on a worker thread (no autograd graph). Parameters and inputs are locked
    * while it runs: changing or disposing them from JS throws ERR_BUSY.
    */
-  async forwardAsync(x: Tensor, t: Tensor | undefined, generator?: Generator, opts: JobOptions = {}): Promise<Tensor> {
-    const id = await runJob<number>((jobOpts) => native.programForwardAsync(this.native, x.native, t?.native, generator?.native, jobOpts), opts);
+  async forwardAsync(x: Tensor, t: Tensor | undefined, generator?: Generator, opts: InferenceOptions = {}): Promise<Tensor> {
+    const compute = resolveComputeDtype(opts.computeDtype, x.device);
+    const id = await runJob<number>((jobOpts) => native.programForwardAsync(this.native, x.native, t?.native, generator?.native, compute, jobOpts), opts);
     return new Tensor(id);
   }
 

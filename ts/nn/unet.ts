@@ -6,8 +6,7 @@ import { AttnBlock, Downsample, ModuleList, ResBlock, TimestepEmbedding, Upsampl
 import { Conv2d, GroupNorm } from './layers.js';
 import { Module, type StateDict } from './module.js';
 import { fromDiffusers, isDiffusersLayout } from './diffusers.js';
-import { Program, type BlockSpec, type Compilable } from './program.js';
-import type { JobOptions } from '../tensor/jobs.js';
+import { Program, type BlockSpec, type Compilable, type InferenceOptions } from './program.js';
 
 export interface UNetConfig {
   /** Image channels in. Default 3. */
@@ -188,7 +187,7 @@ export class UNet extends Module implements Compilable {
   }
 
   /** ε̂(x_t, t) computed on a worker thread (inference, no autograd): the event loop stays free. */
-  async forwardAsync(x: Tensor, t: Tensor, opts: JobOptions = {}): Promise<Tensor> {
+  async forwardAsync(x: Tensor, t: Tensor, opts: InferenceOptions = {}): Promise<Tensor> {
     this.#check(x, t);
     return this.#program.forwardAsync(x, t, this.generator, opts);
   }

@@ -5,8 +5,7 @@ import * as F from './functional.js';
 import { WrnBlock, makeNorm, normSlots, type NormKind } from './blocks.js';
 import { BatchNorm2d, Conv2d, Linear, Sequential } from './layers.js';
 import { Module } from './module.js';
-import { Program, type BlockSpec, type Compilable } from './program.js';
-import type { JobOptions } from '../tensor/jobs.js';
+import { Program, type BlockSpec, type Compilable, type InferenceOptions } from './program.js';
 import { convSpec } from './unet.js';
 
 export interface WideResNetConfig {
@@ -132,7 +131,7 @@ export class WideResNet extends Module implements Compilable {
   }
 
   /** Logits computed on a worker thread (inference: eval-mode semantics, no autograd). */
-  async forwardAsync(x: Tensor, opts: JobOptions = {}): Promise<Tensor> {
+  async forwardAsync(x: Tensor, opts: InferenceOptions = {}): Promise<Tensor> {
     this.#check(x);
     return this.#program.forwardAsync(x, undefined, this.generator, opts);
   }
@@ -148,7 +147,7 @@ export class WideResNet extends Module implements Compilable {
   }
 
   /** `features` on a worker thread (inference semantics, no autograd). */
-  async featuresAsync(x: Tensor, opts: JobOptions = {}): Promise<Tensor> {
+  async featuresAsync(x: Tensor, opts: InferenceOptions = {}): Promise<Tensor> {
     this.#check(x);
     return this.#featureProgram.forwardAsync(x, undefined, this.generator, opts);
   }

@@ -58,7 +58,7 @@ export interface NativeBinding {
   NativeProgram: new (blocks: object[]) => NativeProgram;
   // program.cc
   programForward(p: NativeProgram, x: T, t: T | undefined, training: boolean, gen?: G): T;
-  programForwardAsync(p: NativeProgram, x: T, t: T | undefined, gen?: G, jobOpts?: object): NativeJob;
+  programForwardAsync(p: NativeProgram, x: T, t: T | undefined, gen: G | undefined, computeDtype: string, jobOpts?: object): NativeJob;
   // handle.cc
   shape(t: T): number[];
   dtype(t: T): string;
@@ -187,7 +187,7 @@ export interface NativeBinding {
   classifierStepAsync(program: NativeProgram, x: T, y: T, params: T[], expAvg: T[], expAvgSq: T[], settings: object, gen?: G): NativeJob;
   /** One reverse-diffusion update (see native/diffusion.cc): returns [x', x̂0]. */
   diffusionStep(x: T, eps: T, plan: DiffusionStepPlan, clip: boolean, useEps: boolean, gen?: G): [T, T];
-  sampleLoopAsync(program: NativeProgram, x: T, plans: DiffusionStepPlan[], clip: boolean, useEps: boolean, snapshotEvery: number, gen?: G, jobOpts?: object): NativeJob;
+  sampleLoopAsync(program: NativeProgram, x: T, plans: DiffusionStepPlan[], clip: boolean, useEps: boolean, snapshotEvery: number, gen: G | undefined, computeDtype: string, jobOpts?: object): NativeJob;
   /** E (−logsumexp or −f[y]) and ∂E/∂x of a classifier program in eval mode: [E, grad]. */
   energyGrad(program: NativeProgram, x: T, y: T | undefined, gen?: G): [T, T];
   /** One SGLD step fused with the energy gradient: [x', E(x)]. */

@@ -1,5 +1,6 @@
 // Process-level facts and settings: build info, threads, memory, determinism.
 import { native } from './binding.js';
+import type { Device } from './dtype.js';
 
 export interface BuildInfo {
   /** libtorch version, e.g. "1.13.0". */
@@ -25,6 +26,22 @@ export interface BuildInfo {
 /** Versions and capabilities of this build and machine, for run configs and bench tables. */
 export function buildInfo(): BuildInfo {
   return native.buildInfo() as unknown as BuildInfo;
+}
+
+/**
+ * The dtype a model's convolutions and matmuls compute in (mixed precision: normalisations, the
+ * diffusion update and every output stay float32). 'auto' picks bfloat16 where the hardware runs it
+ * natively — a CPU with AVX512-BF16 or AMX-BF16, or a CUDA device — and float32 elsewhere.
+ */
+export type ComputeDtype = 'float32' | 'bfloat16';
+
+/** Resolves 'auto' (or undefined = float32) for `device`; rejects anything else. */
+export function resolveComputeDtype(requested: ComputeDtype | 'auto' | undefined, device: Device = 'cpu'): ComputeDtype {
+  if (requested === undefined || requested === 'float32' || requested === 'bfloat16') return requested ?? 'float32';
+  if (requested !== 'auto') throw new RangeError(`computeDtype must be 'float32', 'bfloat16' or 'auto', got '${String(requested)}'`);
+  if (device !== 'cpu') return 'bfloat16';
+  const cpu = buildInfo().cpu;
+  return cpu.avx512bf16 || cpu.amxBf16 ? 'bfloat16' : 'float32';
 }
 
 /** Sets the thread count for all native work, including async jobs' worker threads. */
