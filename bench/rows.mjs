@@ -151,7 +151,7 @@ function ddpmSampleStepRow(preset, batch) {
   };
 }
 
-rows['ddpm train step ddpmCifar10 b8'] = ddpmTrainRow('ddpmCifar10', 8);
+rows['ddpm train step ddpmCifar10 b8'] = { ...ddpmTrainRow('ddpmCifar10', 8), group: 'ddpm speed' };
 rows['ddpm train step ddpmTiny b64'] = ddpmTrainRow('ddpmTiny', 64);
 rows['ddpm sample step ddpmCifar10 b8'] = ddpmSampleStepRow('ddpmCifar10', 8);
 // The full reverse process (1000 steps, the native loop on a worker thread) against a Python loop.
@@ -200,36 +200,42 @@ function sgldRow(preset, batch) {
 
 rows['jem sgld step wrn28-10 b8'] = sgldRow('wrn28-10', 8);
 rows['jem sgld step wrn10-2 b64'] = sgldRow('wrn10-2', 64);
-rows['jem train step wrn10-2 b64'] = {
-  group: 'jem',
-  setup() {
-    const model = randomize(nn.modelFromPreset('wrn10-2'), 1);
-    model.train();
-    const mk = () => randn([64, 1, 32, 32], { generator: g }).clamp(-1, 1);
-    const buffer = new J.ReplayBuffer({ size: 2000, shape: [1, 32, 32], generator: new Generator(7) });
-    return { model, xd: mk(), xl: mk(), yl: randint(0, 10, [64], { generator: g }), buffer, opt: new T.Adam(model.parameters(), { lr: 1e-4 }), gen: new Generator(8) };
-  },
-  step({ model, xd, xl, yl, buffer, opt, gen }) {
-    const s = buffer.sample(64, { generator: gen });
-    const xq = J.sgld(model, s.x, { steps: 20, generator: gen });
-    buffer.update(s.indices, xq);
-    tidy(() => {
-      const e = J.energyFromLogits(model.forward(cat([xd, xq])));
-      const loss = nn.F.crossEntropy(model.forward(xl), yl).add(e.slice(0, 0, 64).mean().sub(e.slice(0, 64).mean()));
-      opt.zeroGrad();
-      loss.backward();
-      opt.step();
-      loss.item();
-    });
-    dispose([s.x, s.indices, xq]);
-  },
-  teardown({ model, xd, xl, yl, buffer, opt }) {
-    opt.dispose();
-    buffer.dispose();
-    model.dispose();
-    dispose([xd, xl, yl]);
-  },
-};
+function jemTrainRow(preset, batch) {
+  return {
+    group: 'jem',
+    setup() {
+      const model = randomize(nn.modelFromPreset(preset), 1);
+      model.train();
+      const { inChannels: c, resolution: r } = model.config;
+      const mk = () => randn([batch, c, r, r], { generator: g }).clamp(-1, 1);
+      const buffer = new J.ReplayBuffer({ size: 2000, shape: [c, r, r], generator: new Generator(7) });
+      return { model, xd: mk(), xl: mk(), yl: randint(0, 10, [batch], { generator: g }), buffer, opt: new T.Adam(model.parameters(), { lr: 1e-4 }), gen: new Generator(8) };
+    },
+    step({ model, xd, xl, yl, buffer, opt, gen }) {
+      const s = buffer.sample(batch, { generator: gen });
+      const xq = J.sgld(model, s.x, { steps: 20, generator: gen });
+      buffer.update(s.indices, xq);
+      tidy(() => {
+        const e = J.energyFromLogits(model.forward(cat([xd, xq])));
+        const loss = nn.F.crossEntropy(model.forward(xl), yl).add(e.slice(0, 0, batch).mean().sub(e.slice(0, batch).mean()));
+        opt.zeroGrad();
+        loss.backward();
+        opt.step();
+        loss.item();
+      });
+      dispose([s.x, s.indices, xq]);
+    },
+    teardown({ model, xd, xl, yl, buffer, opt }) {
+      opt.dispose();
+      buffer.dispose();
+      model.dispose();
+      dispose([xd, xl, yl]);
+    },
+  };
+}
+
+rows['jem train step wrn10-2 b64'] = jemTrainRow('wrn10-2', 64);
+rows['jem train step wrn28-10 b8'] = { ...jemTrainRow('wrn28-10', 8), group: 'jem speed' };
 
 // ---- Metrics: FID Inception-v3 feature extraction (uint8 28×28 grey → 299 RGB → pool3 + logits) ----
 rows['fid inception b8 features'] = {
@@ -247,3 +253,31 @@ rows['fid inception b8 features'] = {
     x.dispose();
   },
 };
+
+// ---- Speed (issue: speed): the sampling rows of the speed table at a CPU-sized batch -------------
+// Ten ancestral steps of ddpmCifar10 at batch 8 through the native loop (a T = 10 schedule: each
+// step's work — one eval forward, the update, the noise draw — is a T = 1000 step's), in float32 and
+// in bfloat16 compute. `ref` names the PyTorch row a langevin row is timed against when it is not
+// its namesake: the bf16 rows are compared with PyTorch eager float32 and with PyTorch's own
+// bf16 autocast (bench/ref/worker.py says how that is set up on 1.13).
+function sampleRow(preset, batch, computeDtype, ref) {
+  return {
+    group: 'speed',
+    ref,
+    setup() {
+      return { model: randomize(nn.modelFromPreset(preset), 1), d: new D.GaussianDiffusion({ timesteps: 10 }) };
+    },
+    async step({ model, d }) {
+      const r = await D.sample(model, d, { count: batch, sampler: 'ancestral', seed: 5, computeDtype });
+      r.x.dispose();
+    },
+    teardown({ model }) {
+      model.dispose();
+    },
+  };
+}
+
+const SAMPLE = 'sample 10 ancestral steps ddpmCifar10 b8';
+rows[`${SAMPLE} fp32`] = sampleRow('ddpmCifar10', 8, 'float32');
+rows[`${SAMPLE} bf16 vs PyTorch fp32`] = sampleRow('ddpmCifar10', 8, 'bfloat16', `${SAMPLE} fp32`);
+rows[`${SAMPLE} bf16 vs PyTorch bf16-autocast`] = sampleRow('ddpmCifar10', 8, 'bfloat16', `${SAMPLE} bf16-autocast`);

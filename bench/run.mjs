@@ -73,7 +73,7 @@ for (const threads of threadCounts) {
   const L = new Worker(process.execPath, [join(here, 'workers', 'langevin.mjs'), String(threads)], 'langevin');
   const pyEnv = values['python-malloc'] === 'default' ? process.env : { ...process.env, MALLOC_MMAP_THRESHOLD_: String(32 << 20), MALLOC_TRIM_THRESHOLD_: String(64 << 20) };
   const P = new Worker(values.python, [join(here, 'ref', 'worker.py'), String(threads)], 'pytorch', pyEnv);
-  const rowsL = (await L.ask({ cmd: 'rows', group: values.rows })).rows;
+  const { rows: rowsL, refs } = await L.ask({ cmd: 'rows', group: values.rows });
   for (const row of rowsL) {
     const kept = { langevin: [], pytorch: [] };
     let discarded = 0;
@@ -81,7 +81,7 @@ for (const threads of threadCounts) {
       const msg = { cmd: 'run', row, iters: Number(values.iters), warmup: Number(values.warmup), minMs: Number(values['min-ms']) };
       const order = p % 2 === 0 ? [L, P] : [P, L];
       const out = {};
-      for (const w of order) out[w.name] = await w.ask(msg);
+      for (const w of order) out[w.name] = await w.ask(w === P ? { ...msg, row: refs[row] } : msg);
       const shares = [out.langevin.share, out.pytorch.share];
       if (shares.some((s) => s < minShare)) {
         discarded++;
@@ -94,7 +94,7 @@ for (const threads of threadCounts) {
       const meds = kept[side].map((r) => median(r.times));
       return meds.length ? { median: median(meds), min: Math.min(...meds), max: Math.max(...meds), share: median(kept[side].map((r) => r.share)) } : null;
     };
-    const r = { row, threads, pairs, kept: kept.langevin.length, discarded, langevin: summary('langevin'), pytorch: summary('pytorch') };
+    const r = { row, ref: refs[row], threads, pairs, kept: kept.langevin.length, discarded, langevin: summary('langevin'), pytorch: summary('pytorch') };
     r.ratio = r.langevin && r.pytorch ? r.langevin.median / r.pytorch.median : null;
     results.push(r);
     const f = (s) => (s ? `${s.median.toFixed(3)} ms [${s.min.toFixed(3)}–${s.max.toFixed(3)}] share ${s.share.toFixed(2)}` : 'n/a');

@@ -4,6 +4,7 @@ import json
 import math
 import sys
 import time
+import types
 
 import torch
 import torch.nn.functional as F
@@ -203,21 +204,22 @@ def sgld_row(preset, batch):
     return setup, step
 
 
-def jem_train_row():
+def jem_train_row(preset, batch):
     def setup():
-        m, _ = randomized('wrn10-2')
-        mk = lambda: torch.randn(64, 1, 32, 32, generator=g).clamp(-1, 1)  # noqa: E731
-        buf = torch.rand(2000, 1, 32, 32, generator=torch.Generator().manual_seed(7)) * 2 - 1
-        return m, mk(), mk(), torch.randint(0, 10, (64,), generator=g), buf, torch.optim.Adam(m.parameters(), lr=1e-4), torch.Generator().manual_seed(8)
+        m, cfg = randomized(preset)
+        c, r = cfg['inChannels'], cfg['resolution']
+        mk = lambda: torch.randn(batch, c, r, r, generator=g).clamp(-1, 1)  # noqa: E731
+        buf = torch.rand(2000, c, r, r, generator=torch.Generator().manual_seed(7)) * 2 - 1
+        return m, mk(), mk(), torch.randint(0, 10, (batch,), generator=g), buf, torch.optim.Adam(m.parameters(), lr=1e-4), torch.Generator().manual_seed(8)
 
     def step(state):
         m, xd, xl, yl, buf, opt, gen = state
-        x0, inds = J.buffer_sample(buf, 64, 0.05, gen)
+        x0, inds = J.buffer_sample(buf, batch, 0.05, gen)
         xq = J.sgld(m, x0, 20, 1.0, 0.01, gen)
         buf[inds] = xq
         m.train()
         e = -m(torch.cat([xd, xq])).logsumexp(1)
-        loss = F.cross_entropy(m(xl), yl) + (e[:64].mean() - e[64:].mean())
+        loss = F.cross_entropy(m(xl), yl) + (e[:batch].mean() - e[batch:].mean())
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -227,7 +229,8 @@ def jem_train_row():
 
 ROWS['jem sgld step wrn28-10 b8'] = sgld_row('wrn28-10', 8)
 ROWS['jem sgld step wrn10-2 b64'] = sgld_row('wrn10-2', 64)
-ROWS['jem train step wrn10-2 b64'] = jem_train_row()
+ROWS['jem train step wrn10-2 b64'] = jem_train_row('wrn10-2', 64)
+ROWS['jem train step wrn28-10 b8'] = jem_train_row('wrn28-10', 8)
 
 
 # ---- Metrics: FID Inception-v3 feature extraction (uint8 28×28 grey → 299 RGB → pool3 + logits) ----
@@ -247,6 +250,39 @@ def fid_row(batch):
 
 
 ROWS['fid inception b8 features'] = fid_row(8)
+
+
+# ---- Speed: ten ancestral steps of ddpmCifar10 (a T = 10 schedule), float32 and bf16 autocast ----
+def autocast_ready(m):
+    """PyTorch 1.13's CPU autocast leaves group_norm out of its lists, so a bf16 activation meets
+    float32 GroupNorm weights and fails; PyTorch 2.x runs group_norm in float32 under autocast.
+    Casting the GroupNorm inputs to float32 gives 1.13 that 2.x behaviour."""
+    for mod in m.modules():
+        if isinstance(mod, torch.nn.GroupNorm):
+            forward = type(mod).forward
+            mod.forward = types.MethodType(lambda self, x, f=forward: f(self, x.float()), mod)
+    return m
+
+
+def sample_row(preset, batch, autocast):
+    def setup():
+        m, cfg = randomized(preset)
+        m.eval()
+        return (autocast_ready(m) if autocast else m), cfg, D.Diffusion(D.betas(T=10))
+
+    def step(state):
+        m, cfg, d = state
+        gen = torch.Generator().manual_seed(5)
+        with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16, enabled=autocast):
+            x = torch.randn(batch, cfg['inChannels'], cfg['resolution'], cfg['resolution'], generator=gen)
+            for t in range(d.T - 1, -1, -1):
+                eps = m(x, torch.full((batch,), t, dtype=torch.long)).float()
+                x = d.ancestral_step(x, t, eps, torch.randn(x.shape, generator=gen) if t > 0 else None, True)
+    return setup, step
+
+
+ROWS['sample 10 ancestral steps ddpmCifar10 b8 fp32'] = sample_row('ddpmCifar10', 8, False)
+ROWS['sample 10 ancestral steps ddpmCifar10 b8 bf16-autocast'] = sample_row('ddpmCifar10', 8, True)
 
 
 def run(name, iters, warmup, min_ms=0):

@@ -45,8 +45,11 @@ for await (const line of createInterface({ input: process.stdin })) {
   const msg = JSON.parse(line);
   try {
     if (msg.cmd === 'rows') {
-      const names = Object.keys(rows).filter((n) => msg.group === 'all' || msg.group.split(',').some((g) => n === g || rows[n].group === g));
-      process.stdout.write(JSON.stringify({ rows: names }) + '\n');
+      // A row belongs to each of its space-separated groups; `ref` names its PyTorch twin when that
+      // is not its namesake.
+      const names = Object.keys(rows).filter((n) => msg.group === 'all' || msg.group.split(',').some((g) => n === g || rows[n].group.split(' ').includes(g)));
+      const refs = Object.fromEntries(names.map((n) => [n, rows[n].ref ?? n]));
+      process.stdout.write(JSON.stringify({ rows: names, refs }) + '\n');
     } else {
       process.stdout.write(JSON.stringify(await run(msg.row, msg.iters, msg.warmup, msg.minMs)) + '\n');
     }

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Generator, cat, getNumThreads, tidy, type Tensor } from '../tensor/index.js';
+import { Generator, cat, getNumThreads, resolveComputeDtype, tidy, type Tensor } from '../tensor/index.js';
 import { openDataset, DATA_SPECS } from '../data/spec.js';
 import { savePngGrid } from '../data/png.js';
 import { writeSafetensors } from '../io/safetensors.js';
@@ -45,6 +45,8 @@ sample: writes a PNG grid of samples
   --snapshot-every K    also write the x̂0 and x_t trajectory (every K steps) as grids
   --out FILE.png        (default samples.png); --scale N upscales each image; --device, --threads
   --out FILE.safetensors  the images as uint8 [N, C, H, W] under "samples" (for langevin metrics)
+  --compute-dtype float32|bfloat16|auto  mixed precision: convolutions in bf16, norms and the update
+                        in float32 (~2× faster on AVX512-BF16 CPUs); auto = bf16 where native. Default float32
   --batch N             images per sampling batch (default: all at once); batch i uses the seed
                         derived from (--seed, i), so a given --batch always gives the same images
 
@@ -195,6 +197,7 @@ async function sampleCmd(argv: string[], log: Log, signal: AbortSignal): Promise
       out: { type: 'string' },
       scale: { type: 'string' },
       batch: { type: 'string' },
+      'compute-dtype': { type: 'string' },
     },
   });
   if (v.help) return log(ddpmUsage + '\n'), 0;
@@ -203,13 +206,14 @@ async function sampleCmd(argv: string[], log: Log, signal: AbortSignal): Promise
   const dev = device(v.device);
   const weights = oneOf(v.weights, 'weights', ['ema', 'raw'] as const) ?? 'ema';
   const sampler = oneOf(v.sampler, 'sampler', ['ancestral', 'ddim'] as const) ?? 'ddim';
+  const computeDtype = resolveComputeDtype(oneOf(v['compute-dtype'], 'compute-dtype', ['float32', 'bfloat16', 'auto'] as const), dev);
   const loaded = await openForSampling(positionals[0], weights);
   if (dev !== 'cpu') loaded.model.to(dev);
   const count = num(v.count, 'count', { int: true, min: 1 }) ?? 16;
   const steps = sampler === 'ddim' ? num(v.steps, 'steps', { int: true, min: 1 }) ?? 50 : num(v.steps, 'steps', { int: true, min: 1 });
   const out = v.out ?? 'samples.png';
   const snapshotEvery = num(v['snapshot-every'], 'snapshot-every', { int: true, min: 1 }) ?? 0;
-  log(`ddpm sample: ${count} images, ${sampler}${sampler === 'ddim' ? ` ${steps} steps η=${v.eta ?? 0}` : ` ${loaded.diffusion.T} steps`}, ${loaded.weights} weights (step ${loaded.step}), ${getNumThreads()} thread(s)\n`);
+  log(`ddpm sample: ${count} images, ${sampler}${sampler === 'ddim' ? ` ${steps} steps η=${v.eta ?? 0}` : ` ${loaded.diffusion.T} steps`}, ${loaded.weights} weights (step ${loaded.step}), ${computeDtype}, ${getNumThreads()} thread(s)\n`);
   const batch = num(v.batch, 'batch', { int: true, min: 1 });
   const seed = num(v.seed, 'seed', { int: true, min: 0 }) ?? 0;
   const toTensorFile = /\.safetensors$/i.test(out);
@@ -217,7 +221,7 @@ async function sampleCmd(argv: string[], log: Log, signal: AbortSignal): Promise
   const bar = progressLine('sample', process.stderr, 100);
   const t0 = performance.now();
   const chunks: Tensor[] = [];
-  const options = { sampler: sampler as SamplerKind, steps, eta: num(v.eta, 'eta', { min: 0 }), clip: v['no-clip'] ? false : undefined, snapshotEvery, device: dev, signal };
+  const options = { sampler: sampler as SamplerKind, steps, eta: num(v.eta, 'eta', { min: 0 }), clip: v['no-clip'] ? false : undefined, snapshotEvery, device: dev, computeDtype, signal };
   let r: Awaited<ReturnType<typeof sample>> | undefined;
   const size = batch ?? count;
   for (let i = 0, done = 0; done < count; i++, done += size) {
@@ -235,7 +239,7 @@ async function sampleCmd(argv: string[], log: Log, signal: AbortSignal): Promise
   const u8 = chunks.length === 1 ? chunks[0] : cat(chunks);
   const scale = num(v.scale, 'scale', { int: true, min: 1 }) ?? 1;
   if (toTensorFile) {
-    await writeSafetensors(out, { samples: u8 }, { format: 'langevin-samples', checkpoint: positionals[0], weights: loaded.weights, sampler, steps: String(steps ?? loaded.diffusion.T), seed: String(seed) });
+    await writeSafetensors(out, { samples: u8 }, { format: 'langevin-samples', checkpoint: positionals[0], weights: loaded.weights, sampler, steps: String(steps ?? loaded.diffusion.T), seed: String(seed), computeDtype });
     log(`wrote ${count} images to ${out} in ${formatSeconds((performance.now() - t0) / 1000)}\n`);
     return 0;
   }
