@@ -98,14 +98,14 @@ rows['ddpm256 b1 fwd'] = { ...modelRow({ preset: 'ddpm256', batch: 1, mode: 'fwd
 // forward plus the ancestral update. Twins: bench/ref/worker.py with bench/ref/diffusion.py.
 import { diffusion as D, train as T } from '../dist/index.js';
 
-function ddpmTrainRow(preset, batch) {
+function ddpmTrainRow(preset, batch, device = 'cpu') {
   return {
     group: 'ddpm',
     setup() {
-      const model = randomize(nn.modelFromPreset(preset), 1);
+      const model = randomize(nn.modelFromPreset(preset), 1).to(device);
       model.train();
       const { inChannels: c, resolution: r } = model.config;
-      const x0 = randn([batch, c, r, r], { generator: g }).clamp(-1, 1);
+      const x0 = randn([batch, c, r, r], { generator: g }).clamp(-1, 1).to(device);
       const opt = new T.Adam(model.parameters(), { lr: 2e-4 });
       const ema = new T.EMA(model, { decay: 0.9999 });
       return { model, x0, opt, ema, d: new D.GaussianDiffusion(), gen: new Generator(3) };
@@ -177,9 +177,10 @@ rows['ddpm ancestral 1000 steps ddpmTiny b8'] = {
 // backward and Adam. Twins: bench/ref/worker.py with bench/ref/jem.py.
 import { jem as J } from '../dist/index.js';
 
-function sgldRow(preset, batch) {
+function sgldRow(preset, batch, computeDtype = 'float32', ref = undefined) {
   return {
     group: 'jem',
+    ref,
     setup() {
       const model = randomize(nn.modelFromPreset(preset), 1);
       model.eval();
@@ -187,7 +188,7 @@ function sgldRow(preset, batch) {
       return { model, x: randn([batch, c, r, r], { generator: g }).clamp(-1, 1), gen: new Generator(6) };
     },
     step({ model, x, gen }) {
-      const r = J.sgldStep(model, x, { generator: gen });
+      const r = J.sgldStep(model, x, { generator: gen, computeDtype });
       r.x.dispose();
       r.energy.dispose();
     },
@@ -200,21 +201,24 @@ function sgldRow(preset, batch) {
 
 rows['jem sgld step wrn28-10 b8'] = sgldRow('wrn28-10', 8);
 rows['jem sgld step wrn10-2 b64'] = sgldRow('wrn10-2', 64);
-function jemTrainRow(preset, batch) {
+function jemTrainRow(preset, batch, device = 'cpu', computeDtype = 'float32', ref = undefined) {
   return {
     group: 'jem',
+    ref,
     setup() {
-      const model = randomize(nn.modelFromPreset(preset), 1);
+      const model = randomize(nn.modelFromPreset(preset), 1).to(device);
       model.train();
       const { inChannels: c, resolution: r } = model.config;
-      const mk = () => randn([batch, c, r, r], { generator: g }).clamp(-1, 1);
+      const mk = () => randn([batch, c, r, r], { generator: g }).clamp(-1, 1).to(device);
       const buffer = new J.ReplayBuffer({ size: 2000, shape: [c, r, r], generator: new Generator(7) });
-      return { model, xd: mk(), xl: mk(), yl: randint(0, 10, [batch], { generator: g }), buffer, opt: new T.Adam(model.parameters(), { lr: 1e-4 }), gen: new Generator(8) };
+      return { model, xd: mk(), xl: mk(), yl: randint(0, 10, [batch], { generator: g }).to(device), buffer, opt: new T.Adam(model.parameters(), { lr: 1e-4 }), gen: new Generator(8) };
     },
     step({ model, xd, xl, yl, buffer, opt, gen }) {
       const s = buffer.sample(batch, { generator: gen });
-      const xq = J.sgld(model, s.x, { steps: 20, generator: gen });
+      const x0 = s.x.to(device);
+      const xq = J.sgld(model, x0, { steps: 20, generator: gen, computeDtype });
       buffer.update(s.indices, xq);
+      if (x0 !== s.x) x0.dispose();
       tidy(() => {
         const e = J.energyFromLogits(model.forward(cat([xd, xq])));
         const loss = nn.F.crossEntropy(model.forward(xl), yl).add(e.slice(0, 0, batch).mean().sub(e.slice(0, batch).mean()));
@@ -236,6 +240,15 @@ function jemTrainRow(preset, batch) {
 
 rows['jem train step wrn10-2 b64'] = jemTrainRow('wrn10-2', 64);
 rows['jem train step wrn28-10 b8'] = { ...jemTrainRow('wrn28-10', 8), group: 'jem speed' };
+// The SGLD chains in bf16 compute (the loss and its backward stay float32), against PyTorch float32
+// and against PyTorch's bf16 autocast around the energy.
+for (const [name, row] of [
+  ['jem sgld step wrn28-10 b8', (ref) => sgldRow('wrn28-10', 8, 'bfloat16', ref)],
+  ['jem train step wrn28-10 b8', (ref) => jemTrainRow('wrn28-10', 8, 'cpu', 'bfloat16', ref)],
+]) {
+  rows[`${name} bf16 vs PyTorch fp32`] = { ...row(name), group: 'jem speed' };
+  rows[`${name} bf16 vs PyTorch bf16-autocast`] = { ...row(`${name} bf16-autocast`), group: 'jem speed' };
+}
 
 // ---- Metrics: FID Inception-v3 feature extraction (uint8 28×28 grey → 299 RGB → pool3 + logits) ----
 rows['fid inception b8 features'] = {
@@ -254,21 +267,27 @@ rows['fid inception b8 features'] = {
   },
 };
 
-// ---- Speed (issue: speed): the sampling rows of the speed table at a CPU-sized batch -------------
-// Ten ancestral steps of ddpmCifar10 at batch 8 through the native loop (a T = 10 schedule: each
-// step's work — one eval forward, the update, the noise draw — is a T = 1000 step's), in float32 and
-// in bfloat16 compute. `ref` names the PyTorch row a langevin row is timed against when it is not
-// its namesake: the bf16 rows are compared with PyTorch eager float32 and with PyTorch's own
-// bf16 autocast (bench/ref/worker.py says how that is set up on 1.13).
-function sampleRow(preset, batch, computeDtype, ref) {
+// ---- Speed (issue: speed): the speed table's rows ----------------------------------------------
+// Sampling: ancestral steps of ddpmCifar10 through the native loop, on a short schedule (T = 10 on
+// CPU, 100 on CUDA) whose every step is a T = 1000 step's work (one eval forward, the update, the
+// noise draw); images/s over 1000 steps = batch × T / (1000 × time). In float32 and in bfloat16
+// compute. `ref` names the PyTorch row a langevin row is timed against when it is not its namesake:
+// the bf16 rows are compared with PyTorch eager float32 and with PyTorch's own bf16 autocast
+// (bench/ref/worker.py says how that is set up on 1.13). The 'speed-cuda' rows are the GPU sizes
+// (batch 256 sampling, 128 DDPM training, 64 JEM WRN-28-10); run them with --device cuda.
+import { synchronize } from '../dist/index.js';
+
+const DEVICE = process.env.LANGEVIN_BENCH_DEVICE ?? 'cpu';
+
+function sampleRow(preset, batch, T, computeDtype, ref) {
   return {
-    group: 'speed',
     ref,
     setup() {
-      return { model: randomize(nn.modelFromPreset(preset), 1), d: new D.GaussianDiffusion({ timesteps: 10 }) };
+      return { model: randomize(nn.modelFromPreset(preset), 1).to(DEVICE), d: new D.GaussianDiffusion({ timesteps: T }) };
     },
     async step({ model, d }) {
-      const r = await D.sample(model, d, { count: batch, sampler: 'ancestral', seed: 5, computeDtype });
+      const r = await D.sample(model, d, { count: batch, sampler: 'ancestral', seed: 5, computeDtype, device: DEVICE });
+      synchronize();
       r.x.dispose();
     },
     teardown({ model }) {
@@ -277,7 +296,14 @@ function sampleRow(preset, batch, computeDtype, ref) {
   };
 }
 
-const SAMPLE = 'sample 10 ancestral steps ddpmCifar10 b8';
-rows[`${SAMPLE} fp32`] = sampleRow('ddpmCifar10', 8, 'float32');
-rows[`${SAMPLE} bf16 vs PyTorch fp32`] = sampleRow('ddpmCifar10', 8, 'bfloat16', `${SAMPLE} fp32`);
-rows[`${SAMPLE} bf16 vs PyTorch bf16-autocast`] = sampleRow('ddpmCifar10', 8, 'bfloat16', `${SAMPLE} bf16-autocast`);
+function speedRows(group, batch, T) {
+  const name = `sample ${T} ancestral steps ddpmCifar10 b${batch}`;
+  rows[`${name} fp32`] = { ...sampleRow('ddpmCifar10', batch, T, 'float32'), group };
+  rows[`${name} bf16 vs PyTorch fp32`] = { ...sampleRow('ddpmCifar10', batch, T, 'bfloat16', `${name} fp32`), group };
+  rows[`${name} bf16 vs PyTorch bf16-autocast`] = { ...sampleRow('ddpmCifar10', batch, T, 'bfloat16', `${name} bf16-autocast`), group };
+}
+speedRows('speed', 8, 10);
+speedRows('speed-cuda', 256, 100);
+const synced = (row) => ({ ...row, step: (st) => (row.step(st), synchronize()) });
+rows['ddpm train step ddpmCifar10 b128'] = { ...synced(ddpmTrainRow('ddpmCifar10', 128, DEVICE)), group: 'speed-cuda' };
+rows['jem train step wrn28-10 b64'] = { ...synced(jemTrainRow('wrn28-10', 64, DEVICE)), group: 'speed-cuda' };

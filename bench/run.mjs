@@ -11,7 +11,7 @@
 // glibc's defaults PyTorch pays ~2,000 page faults per 3×3 conv at 128ch@32² (~20% of its time).
 // --python-malloc default leaves python on glibc's defaults instead.
 //
-//   node bench/run.mjs [--rows a,b] [--threads 1,2] [--pairs 5] [--iters 10] [--min-ms 300] [--json out.json]
+//   node bench/run.mjs [--rows a,b] [--threads 1,2] [--pairs 5] [--iters 10] [--min-ms 300] [--device cpu|cuda] [--json out.json]
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { writeFileSync } from 'node:fs';
@@ -33,6 +33,8 @@ const { values } = parseArgs({
     python: { type: 'string', default: '/usr/bin/python3' },
     'python-malloc': { type: 'string', default: 'matched' },
     'min-ms': { type: 'string', default: '300' },
+    // The device of the device-aware rows (groups speed, speed-cuda): both workers get it.
+    device: { type: 'string', default: 'cpu' },
   },
 });
 
@@ -70,8 +72,9 @@ const pairs = Number(values.pairs);
 const minShare = Number(values['min-share']);
 const results = [];
 for (const threads of threadCounts) {
-  const L = new Worker(process.execPath, [join(here, 'workers', 'langevin.mjs'), String(threads)], 'langevin');
-  const pyEnv = values['python-malloc'] === 'default' ? process.env : { ...process.env, MALLOC_MMAP_THRESHOLD_: String(32 << 20), MALLOC_TRIM_THRESHOLD_: String(64 << 20) };
+  const env = { ...process.env, LANGEVIN_BENCH_DEVICE: values.device };
+  const L = new Worker(process.execPath, [join(here, 'workers', 'langevin.mjs'), String(threads)], 'langevin', env);
+  const pyEnv = values['python-malloc'] === 'default' ? env : { ...env, MALLOC_MMAP_THRESHOLD_: String(32 << 20), MALLOC_TRIM_THRESHOLD_: String(64 << 20) };
   const P = new Worker(values.python, [join(here, 'ref', 'worker.py'), String(threads)], 'pytorch', pyEnv);
   const { rows: rowsL, refs } = await L.ask({ cmd: 'rows', group: values.rows });
   for (const row of rowsL) {

@@ -9,9 +9,9 @@ at::Tensor ApplyNorm(const at::Tensor& x, const NormSpec& n, bool training) {
     case NormKind::None:
       return x;
     case NormKind::Group:
-      return at::group_norm(AsParam(x, n.weight), n.groups, n.weight, n.bias, n.eps, false);
+      return at::group_norm(AsParam(x, n.weight), n.groups, n.weight, n.bias, n.eps, at::globalContext().userEnabledCuDNN());
     case NormKind::Batch:
-      return at::batch_norm(AsParam(x, n.weight), n.weight, n.bias, n.runningMean, n.runningVar, training, n.momentum, n.eps, false);
+      return at::batch_norm(AsParam(x, n.weight), n.weight, n.bias, n.runningMean, n.runningVar, training, n.momentum, n.eps, at::globalContext().userEnabledCuDNN());
   }
   return x;
 }

@@ -37,7 +37,7 @@ void CheckInput(const at::Tensor& x, const char* what) {
   if (x.dim() != 4 || !x.is_floating_point()) ThrowRange(std::string(what) + ": x must be a floating [N, C, H, W] tensor, got " + ShapeString(x.sizes()), "ERR_SHAPE");
 }
 
-// energyGrad(program, x, y?, generator?) -> [E [N], ∂E/∂x]
+// energyGrad(program, x, y?, generator?, computeDtype?) -> [E [N], ∂E/∂x]
 LANGEVIN_BINDING(EnergyGradJs) {
   return Guard(info, [&]() -> Napi::Value {
     ProgramHandle* p = ArgProgram(info, 0);
@@ -45,7 +45,7 @@ LANGEVIN_BINDING(EnergyGradJs) {
     CheckInput(x, "energyGrad");
     auto y = ArgLabels(info, 2, x, "energyGrad");
     at::Generator gen = ArgGenerator(info, 3, "generator");
-    auto blocks = Resolve(info.Env(), *p, false);
+    auto blocks = p->CastCached(Resolve(info.Env(), *p, false), ArgComputeDtype(info, 4));
     EnergyGrad r = EnergyAndGrad(blocks, x, y, gen);
     Napi::Array out = Napi::Array::New(info.Env(), 2);
     out.Set(0u, WrapTensor(info.Env(), r.energy));
@@ -54,10 +54,12 @@ LANGEVIN_BINDING(EnergyGradJs) {
   });
 }
 
-// sgldStep(program, x, {stepSize, noise, gradClamp?, clampMin?, clampMax?}, y?, generator?) -> [x', E(x) [N]]
+// sgldStep(program, x, {stepSize, noise, gradClamp?, clampMin?, clampMax?}, y?, generator?, computeDtype?) -> [x', E(x) [N]]
 //   g = ∂E/∂x, clamped to [−gradClamp, gradClamp] when given (JEM++'s proximal step);
 //   x' = x − stepSize·g + noise·ε, ε ~ N(0, I) from the generator when noise > 0; then clamped to
-//   [clampMin, clampMax] when given. E is the energy at the input x.
+//   [clampMin, clampMax] when given. E is the energy at the input x. In bfloat16 compute the
+//   network runs mixed (CastForCompute); x, ∂E/∂x (cast back through autograd) and the update stay
+//   float32.
 LANGEVIN_BINDING(SgldStepJs) {
   return Guard(info, [&]() -> Napi::Value {
     ProgramHandle* p = ArgProgram(info, 0);
@@ -77,7 +79,7 @@ LANGEVIN_BINDING(SgldStepJs) {
     if (lo && hi && *lo > *hi) ThrowRange("sgldStep: clampMin must be ≤ clampMax");
     auto y = ArgLabels(info, 3, x, "sgldStep");
     at::Generator gen = ArgGenerator(info, 4, "generator");
-    auto blocks = Resolve(info.Env(), *p, false);
+    auto blocks = p->CastCached(Resolve(info.Env(), *p, false), ArgComputeDtype(info, 5));
     EnergyGrad r = EnergyAndGrad(blocks, x, y, gen);
     at::NoGradGuard ng;
     at::Tensor g = gradClamp ? r.grad.clamp(-*gradClamp, *gradClamp) : r.grad;

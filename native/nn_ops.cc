@@ -120,7 +120,7 @@ LANGEVIN_BINDING(GroupNorm) {
     double eps = IsAbsent(info, 4) ? 1e-5 : ArgNumber(info, 4, "eps");
     if (x.dim() < 2 || x.size(1) % groups != 0)
       ThrowRange("groupNorm: " + std::to_string(x.dim() < 2 ? 0 : x.size(1)) + " channels cannot be split into " + std::to_string(groups) + " groups", "ERR_SHAPE");
-    return WrapTensor(info.Env(), at::group_norm(x, groups, w ? *w : at::Tensor(), b ? *b : at::Tensor(), eps, false));
+    return WrapTensor(info.Env(), at::group_norm(x, groups, w ? *w : at::Tensor(), b ? *b : at::Tensor(), eps, at::globalContext().userEnabledCuDNN()));
   });
 }
 
@@ -142,7 +142,7 @@ LANGEVIN_BINDING(BatchNorm) {
     if ((rm.has_value()) != (rv.has_value())) ThrowRange("batchNorm: give both runningMean and runningVar, or neither");
     if (training && x.numel() / x.size(1) <= 1) ThrowRange("batchNorm: training needs more than one value per channel, got " + ShapeString(x.sizes()), "ERR_SHAPE");
     return WrapTensor(info.Env(), at::batch_norm(x, w ? *w : at::Tensor(), b ? *b : at::Tensor(), rm ? *rm : at::Tensor(),
-                                                         rv ? *rv : at::Tensor(), training, momentum, eps, false));
+                                                         rv ? *rv : at::Tensor(), training, momentum, eps, at::globalContext().userEnabledCuDNN()));
   });
 }
 

@@ -66,7 +66,7 @@ at::Tensor Act(const at::Tensor& x, int64_t act, double slope) {
 }
 
 at::Tensor GroupNorm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, int64_t groups, double eps) {
-  return at::group_norm(AsParam(x, w), groups, w, b, eps, false);
+  return at::group_norm(AsParam(x, w), groups, w, b, eps, at::globalContext().userEnabledCuDNN());
 }
 
 }  // namespace
@@ -257,6 +257,24 @@ std::vector<ResolvedBlock> CastForCompute(const std::vector<ResolvedBlock>& bloc
     for (size_t k = 0; k < r.t.size(); ++k)
       if (r.t[k].defined() && !IsNormParam(r.block->kind, k)) r.t[k] = r.t[k].to(dtype);
   return out;
+}
+
+std::vector<ResolvedBlock> ProgramHandle::CastCached(const std::vector<ResolvedBlock>& blocks, at::ScalarType dtype) {
+  if (dtype == at::kFloat) return blocks;
+  std::vector<std::pair<at::Tensor, uint32_t>> sources;
+  for (auto& r : blocks)
+    for (auto& t : r.t)
+      if (t.defined()) sources.emplace_back(t, t._version());
+  std::lock_guard<std::mutex> lock(castMutex_);
+  auto same = [&]() {
+    if (!cast_ || cast_->dtype != dtype || cast_->sources.size() != sources.size()) return false;
+    for (size_t k = 0; k < sources.size(); ++k)
+      if (!cast_->sources[k].first.is_same(sources[k].first) || cast_->sources[k].second != sources[k].second) return false;
+    return true;
+  };
+  if (!same()) cast_ = CastCache{dtype, std::move(sources), CastForCompute(blocks, dtype)};
+  // The cached blocks point at this program's Block records, as the caller's do.
+  return cast_->blocks;
 }
 
 at::ScalarType ArgComputeDtype(const Napi::CallbackInfo& info, size_t i) {

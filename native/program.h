@@ -4,6 +4,8 @@
 #pragma once
 #include "common.h"
 
+#include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -34,8 +36,21 @@ class ProgramHandle : public Napi::ObjectWrap<ProgramHandle> {
   const std::vector<Block>& blocks() const { return blocks_; }
   bool needsTime() const;
 
+  // CastForCompute with a cache, for callers that run the program many times in a row (SGLD steps):
+  // the cast copies are reused while every source parameter is the same tensor at the same version
+  // (in-place updates such as optimizer steps bump it). The cache holds one dtype and keeps its
+  // copies (and the sources) alive until the next cast or the program's collection.
+  std::vector<ResolvedBlock> CastCached(const std::vector<ResolvedBlock>& blocks, at::ScalarType dtype);
+
  private:
   std::vector<Block> blocks_;
+  struct CastCache {
+    at::ScalarType dtype;
+    std::vector<std::pair<at::Tensor, uint32_t>> sources;  // each param and its version at cast time
+    std::vector<ResolvedBlock> blocks;
+  };
+  std::optional<CastCache> cast_;
+  std::mutex castMutex_;
 };
 
 // The distinct parameter ids of a program; `mutatedOnly` keeps those written in training.

@@ -3,6 +3,7 @@
 
 #include <ATen/Parallel.h>
 #include <ATen/Version.h>
+#include <torch/cuda.h>
 #include <torch/version.h>
 #include <unistd.h>
 
@@ -151,6 +152,44 @@ LANGEVIN_BINDING(SetDeterministic) {
   });
 }
 
+// setCudaOptions({ benchmark?, tf32? }): cuDNN autotuning (picks the fastest convolution algorithm
+// per shape on first use) and TF32 for convolutions and matmuls. No effect on CPU builds.
+LANGEVIN_BINDING(SetCudaOptions) {
+  return Guard(info, [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsObject()) ThrowType("setCudaOptions: expected an options object");
+    Napi::Object o = info[0].As<Napi::Object>();
+    auto flag = [&](const char* k) -> std::optional<bool> {
+      if (!o.Has(k) || o.Get(k).IsUndefined()) return std::nullopt;
+      if (!o.Get(k).IsBoolean()) ThrowType(std::string("setCudaOptions: ") + k + " must be a boolean");
+      return o.Get(k).As<Napi::Boolean>().Value();
+    };
+    if (auto b = flag("benchmark")) at::globalContext().setBenchmarkCuDNN(*b);
+    if (auto t = flag("tf32")) {
+      at::globalContext().setAllowTF32CuDNN(*t);
+      at::globalContext().setAllowTF32CuBLAS(*t);
+    }
+    return info.Env().Undefined();
+  });
+}
+
+LANGEVIN_BINDING(GetCudaOptions) {
+  return Guard(info, [&]() -> Napi::Value {
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("benchmark", at::globalContext().benchmarkCuDNN());
+    o.Set("tf32", at::globalContext().allowTF32CuDNN() && at::globalContext().allowTF32CuBLAS());
+    return o;
+  });
+}
+
+// synchronize(): waits for the current CUDA device's queued work (a no-op without CUDA), so a
+// timer around GPU work measures the work.
+LANGEVIN_BINDING(Synchronize) {
+  return Guard(info, [&]() -> Napi::Value {
+    if (torch::cuda::is_available()) torch::cuda::synchronize();
+    return info.Env().Undefined();
+  });
+}
+
 }  // namespace
 
 void RegisterRuntime(Napi::Env env, Napi::Object exports) {
@@ -163,6 +202,9 @@ void RegisterRuntime(Napi::Env env, Napi::Object exports) {
   Define(env, exports, "setGradEnabled", SetGradEnabled);
   Define(env, exports, "isGradEnabled", IsGradEnabled);
   Define(env, exports, "setDeterministic", SetDeterministic);
+  Define(env, exports, "setCudaOptions", SetCudaOptions);
+  Define(env, exports, "getCudaOptions", GetCudaOptions);
+  Define(env, exports, "synchronize", Synchronize);
 }
 
 }  // namespace langevin

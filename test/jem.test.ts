@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { Generator, Tensor, cat, data, io, jem, nn, rand, randint, randn, tensor, train as T } from '../ts/index.js';
+import { Generator, Tensor, cat, data, io, jem, nn, noGrad, rand, randint, randn, tensor, train as T } from '../ts/index.js';
 import { PYTHON, maxAbs, maxAbsDiff, referenceUnavailable } from './lib/reference.js';
 import { randomize } from './lib/models.js';
 
@@ -93,7 +93,7 @@ t.test('energy, SGLD, buffer and JEM loss vs the PyTorch reference', { skip: !pr
   for (const [k, v] of Object.entries({ x, y, buffer, x_data: xData, x_q: xQ, x_lab: xLab, y_lab: yLab })) tensors.set(k, v);
   const pgdStart = x.add(rand(x.shape, { generator: g }).sub(0.5).mul(0.1));
   tensors.set('pgd_start', pgdStart);
-  await io.writeSafetensors(src, tensors, { model: JSON.stringify(m.config), sgld: JSON.stringify(sgldCases), seed: '7', reinit: '0.3', classes: '10', pgd_eps: '0.1', pgd_alpha: '0.025' });
+  await io.writeSafetensors(src, tensors, { model: JSON.stringify(m.config), sgld: JSON.stringify(sgldCases), seed: '7', reinit: '0.3', classes: '10', pgd_eps: '0.1', pgd_alpha: '0.025', bf16: 'true' });
   const r = spawnSync(PYTHON, ['bench/ref/jem.py', 'parity', src, dst], { encoding: 'utf8' });
   t.equal(r.status, 0, `reference ran ${r.stderr.slice(-800)}`);
   if (r.status !== 0) return;
@@ -113,6 +113,30 @@ t.test('energy, SGLD, buffer and JEM loss vs the PyTorch reference', { skip: !pr
     const opts = { ...c, y: c.cond ? y : undefined, generator: new Generator(7) };
     close(jem.sgld(m, x, opts), `sgld.${name}`, `SGLD ${name} (${c.steps} steps, native)`);
     close(jem.sgld(eagerView(m), x, { ...opts, generator: new Generator(7) }), `sgld.${name}`, `SGLD ${name} (TypeScript path)`);
+  }
+  // bfloat16 compute: the same policy in PyTorch gives the same numbers; float32 is near.
+  const eb = jem.energyGrad(m, x, { computeDtype: 'bfloat16' });
+  close(eb.energy, 'bf16.energy', 'E(x) in bf16 compute');
+  close(eb.grad, 'bf16.grad', '∂E/∂x in bf16 compute');
+  const gradGap = eb.grad.sub(e.grad).norm().item() / e.grad.norm().item();
+  t.ok(gradGap > 1e-5 && gradGap < 0.1, `bf16 ∂E/∂x is near float32's (‖Δ‖/‖g‖ = ${gradGap.toExponential(2)}; random weights)`);
+  close(jem.sgld(m, x, { steps: 5, computeDtype: 'bfloat16', generator: new Generator(7) }), 'bf16.sgld', 'SGLD official, 5 steps, bf16 compute (weight copies cached across steps)');
+  t.throws(() => jem.sgld(eagerView(m), x, { steps: 1, computeDtype: 'bfloat16' }), /needs a compiled WideResNet/, 'bf16 needs the compiled path');
+  {
+    // The cached bf16 weight copies follow in-place weight updates (an optimizer step).
+    const twin = smallWrn();
+    twin.loadStateDict(m.stateDict());
+    twin.eval();
+    const saved = m.parameters()[0].clone();
+    noGrad(() => m.parameters()[0].mul_(1.5));
+    noGrad(() => twin.parameters()[0].mul_(1.5));
+    const after = jem.energyGrad(m, x, { computeDtype: 'bfloat16' });
+    const fresh = jem.energyGrad(twin, x, { computeDtype: 'bfloat16' });
+    t.equal(maxAbsDiff(after.grad.toFloat64Array(), fresh.grad.toFloat64Array()), 0, 'an in-place weight update invalidates the cached bf16 copies');
+    t.ok(maxAbsDiff(after.grad.toFloat64Array(), eb.grad.toFloat64Array()) > 0, 'and the gradient changes with it');
+    noGrad(() => m.parameters()[0].copy_(saved));
+    twin.dispose();
+    saved.dispose();
   }
   const rb = new jem.ReplayBuffer({ size: 40, shape: [1, 16, 16], reinitFreq: 0.3 });
   rb.data.copy_(buffer);

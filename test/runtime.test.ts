@@ -4,7 +4,7 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import { Generator, full, gaussianLangevin, nn, ones, randn, setNumThreads, tidy, zeros, memory, type Progress } from '../ts/index.js';
+import { Generator, buildInfo, full, gaussianLangevin, getCudaOptions, nn, ones, randn, resolveDevice, setCudaOptions, setNumThreads, synchronize, tidy, zeros, memory, type Progress } from '../ts/index.js';
 
 const addon = fileURLToPath(new URL('../build/Release/langevin.node', import.meta.url));
 
@@ -127,11 +127,26 @@ t.test('the addon loads inside a worker_thread', async (t) => {
   await w.terminate();
 });
 
+t.test('CUDA settings, synchronize and device auto (flags only on a CPU build)', (t) => {
+  const before = getCudaOptions();
+  setCudaOptions({ benchmark: true, tf32: false });
+  t.same(getCudaOptions(), { benchmark: true, tf32: false }, 'settings read back');
+  setCudaOptions({ tf32: true });
+  t.same(getCudaOptions(), { benchmark: true, tf32: true }, 'an absent key is left alone');
+  setCudaOptions(before);
+  t.throws(() => setCudaOptions({ benchmark: 'yes' as never }), TypeError);
+  t.doesNotThrow(() => synchronize(), 'synchronize is a no-op without CUDA');
+  t.equal(resolveDevice('auto'), buildInfo().cudaAvailable ? 'cuda' : 'cpu', 'auto follows the build');
+  t.equal(resolveDevice('cuda:1'), 'cuda:1');
+  t.equal(resolveDevice(undefined), 'cpu');
+  t.end();
+});
+
 t.test('the GPU session smoke tests (bench/gpu/smoke.test.mjs) pass here on the CPU, so they cannot rot before a GPU session', (t) => {
   const r = spawnSync(process.execPath, ['--test', '--test-reporter=tap', 'bench/gpu/smoke.test.mjs'], { encoding: 'utf8' });
   if (r.status !== 0) t.comment(r.stdout.slice(-2000) + r.stderr.slice(-2000));
   t.equal(r.status, 0, 'node --test exits 0');
-  t.match(r.stdout, /# pass 5/);
+  t.match(r.stdout, /# pass 6/);
   t.match(r.stdout, /# fail 0/);
   t.end();
 });

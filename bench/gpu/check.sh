@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # One command for a GPU session (see docs/status.md, issue #8): build the addon with plain cmake
 # against the local PyTorch's libtorch, print the build info, run the device smoke tests with Node's
-# built-in runner on compiled JS (tap stays behind). Everything lands in $OUT as it goes, so a
+# built-in runner on compiled JS (tap stays behind), then the speed table's GPU rows against the
+# local PyTorch (bench/run.mjs --rows speed-cuda: both sides cudnn.benchmark + TF32, NCHW; capped by
+# BENCH_TIMEOUT seconds, default 300). Everything lands in $OUT as it goes, so a
 # cut-off run still reports. Dry-run on CPU: `OUT=/tmp/gpu bash bench/gpu/check.sh` (Debian's
 # libtorch; the tests then run on the CPU).
 #
@@ -30,3 +32,14 @@ export LANGEVIN_ADDON="$PWD/$build/langevin.node"
 "$node" dist/cli/main.js info --json > "$out/info.json" 2>&1 && log "info: $(tr -d '\n ' < "$out/info.json" | cut -c1-200)"
 "$node" --test --test-reporter=spec bench/gpu/smoke.test.mjs > "$out/smoke.log" 2>&1
 log "smoke tests exit $? ($(grep -cE '^\s*✔' "$out/smoke.log") passed, $(grep -cE '^\s*✖' "$out/smoke.log") failed; $out/smoke.log)"
+python=${PYTHON:-python3}
+# On CUDA the speed table's GPU rows; on a CPU dry run one CPU row, one pair (it checks the plumbing).
+if grep -q '"cudaAvailable": *true' "$out/info.json"; then
+  device=cuda rows=${BENCH_ROWS:-speed-cuda} pairs=${BENCH_PAIRS:-3}
+else
+  device=cpu rows=${BENCH_ROWS:-sample 10 ancestral steps ddpmCifar10 b8 bf16 vs PyTorch fp32} pairs=${BENCH_PAIRS:-1}
+fi
+log "bench: --rows '$rows' --device $device --pairs $pairs (python: $python)"
+timeout "${BENCH_TIMEOUT:-300}" "$node" bench/run.mjs --rows "$rows" --device "$device" --threads "${BENCH_THREADS:-1}" --pairs "$pairs" \
+  --iters 1 --warmup 1 --min-ms 0 --python "$python" --json "$out/bench.json" > "$out/bench.md" 2> "$out/bench.log"
+log "bench exit $? ($out/bench.md; each row as it finished: $out/bench.log)"

@@ -59,6 +59,22 @@ test('DDIM sampling (20 steps, ddpmTiny) on the device matches the CPU', async (
   assert.ok(relDiff(got, want) <= 5 * tol, `rel diff ${relDiff(got, want)}`);
 });
 
+test('bf16-compute sampling (DDIM-20, the shipped ddpmTiny) on the device stays near float32 on the CPU', async () => {
+  // Trained weights: random full-scale ones make sampling chaotic, and any rounding grows.
+  const file = 'artifacts/ddpm-fmnist-tiny/model.safetensors';
+  const cpu = await D.loadDdpm(file, { weights: 'ema' });
+  const onDev = await D.loadDdpm(file, { weights: 'ema' });
+  onDev.model.to(dev);
+  const opts = { count: 8, sampler: 'ddim', steps: 20, seed: 0 };
+  const want = D.toUint8((await D.sample(cpu.model, cpu.diffusion, opts)).x).to('float32');
+  const t0 = performance.now();
+  const r = await D.sample(onDev.model, onDev.diffusion, { ...opts, device: dev, computeDtype: 'bfloat16' });
+  console.log(`ddpmTiny DDIM-20 b8 bf16 on ${dev}: ${(performance.now() - t0).toFixed(1)} ms`);
+  assert.equal(r.computeDtype, 'bfloat16');
+  const meanAbs = D.toUint8(r.x.cpu()).to('float32').sub(want).abs().mean().item();
+  assert.ok(meanAbs < 2, `mean |Δ| ${meanAbs} grey levels`);
+});
+
 test('SGLD (2 steps, wrn10-2) on the device matches the CPU', () => {
   const cpu = randomize(nn.wideResNet('wrn10-2'), 4).eval();
   const onDev = randomize(nn.wideResNet('wrn10-2'), 4).eval().to(dev);

@@ -4,6 +4,7 @@ generator), the replay buffer's chain starts, and the JEM loss with its paramete
 
   /usr/bin/python3 bench/ref/jem.py parity IN.safetensors OUT.safetensors
 """
+import copy
 import json
 import os
 import sys
@@ -72,6 +73,14 @@ def parity(src, dst):
         out['sgld.' + name] = sgld(model, x, gen=torch.Generator().manual_seed(int(meta['seed'])), y=y if kw.get('cond') else None,
                                    steps=kw['steps'], step_size=kw['stepSize'], noise=kw['noise'], grad_clamp=kw.get('gradClamp'),
                                    clamp=kw.get('clamp'))
+    if meta.get('bf16') == 'true':
+        # langevin's computeDtype 'bfloat16' written the PyTorch way (models.mixed_precision).
+        mixed = models.mixed_precision(copy.deepcopy(model))
+        xi = x.clone().requires_grad_(True)
+        e = energy(mixed, xi)
+        out['bf16.energy'] = e.detach()
+        out['bf16.grad'] = torch.autograd.grad(e.sum(), [xi])[0]
+        out['bf16.sgld'] = sgld(mixed, x, 5, 1.0, 0.01, torch.Generator().manual_seed(int(meta['seed'])))
     buf = t_in['buffer']
     xs, inds = buffer_sample(buf, x.shape[0], float(meta['reinit']), torch.Generator().manual_seed(int(meta['seed'])))
     out['buffer.x'], out['buffer.inds'] = xs, inds

@@ -11,6 +11,17 @@ import torch.nn.functional as F
 
 threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
 torch.set_num_threads(threads)
+# The speed rows' device (bench/run.mjs --device); on CUDA both sides autotune cuDNN and allow TF32.
+DEVICE = __import__('os').environ.get('LANGEVIN_BENCH_DEVICE', 'cpu')
+if DEVICE != 'cpu':
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cudnn.allow_tf32 = True
+    torch.backends.cuda.matmul.allow_tf32 = True
+
+
+def sync():
+    if DEVICE != 'cpu':
+        torch.cuda.synchronize()
 g = torch.Generator().manual_seed(0)
 
 
@@ -127,11 +138,11 @@ ROWS['ddpm256 b1 fwd'] = model_row('ddpm256', 1, 'fwd')
 import diffusion as D  # noqa: E402
 
 
-def ddpm_train_row(preset, batch):
+def ddpm_train_row(preset, batch, device='cpu'):
     def setup():
         m, cfg = randomized(preset)
-        m.train()
-        x0 = torch.randn(batch, cfg['inChannels'], cfg['resolution'], cfg['resolution'], generator=g).clamp(-1, 1)
+        m.to(device).train()
+        x0 = torch.randn(batch, cfg['inChannels'], cfg['resolution'], cfg['resolution'], generator=g).clamp(-1, 1).to(device)
         opt = torch.optim.Adam(m.parameters(), lr=2e-4)
         shadow = {k: v.detach().clone() for k, v in m.state_dict().items()}
         return m, x0, opt, shadow, D.Diffusion(D.betas()), torch.Generator().manual_seed(3)
@@ -147,6 +158,7 @@ def ddpm_train_row(preset, batch):
             for k, v in m.state_dict().items():
                 shadow[k].lerp_(v, 1 - 0.9999)
         loss.item()
+        sync()
     return setup, step
 
 
@@ -191,9 +203,21 @@ ROWS['ddpm ancestral 1000 steps ddpmTiny b8'] = ddpm_loop_row('ddpmTiny', 8)
 import jem as J  # noqa: E402
 
 
-def sgld_row(preset, batch):
+class Autocast(torch.nn.Module):
+    """A model run under bf16 autocast, returning float32 (the SGLD energy is taken in float32)."""
+    def __init__(self, m):
+        super().__init__()
+        self.m = autocast_ready(m)
+
+    def forward(self, *a):
+        with torch.autocast(DEVICE.split(':')[0], dtype=torch.bfloat16):
+            return self.m(*a).float()
+
+
+def sgld_row(preset, batch, autocast=False):
     def setup():
         m, cfg = randomized(preset)
+        m = Autocast(m) if autocast else m
         m.eval()
         x = torch.randn(batch, cfg['inChannels'], cfg['resolution'], cfg['resolution'], generator=g).clamp(-1, 1)
         return m, x, torch.Generator().manual_seed(6)
@@ -204,19 +228,20 @@ def sgld_row(preset, batch):
     return setup, step
 
 
-def jem_train_row(preset, batch):
+def jem_train_row(preset, batch, device='cpu', autocast=False):
     def setup():
         m, cfg = randomized(preset)
+        m.to(device)
         c, r = cfg['inChannels'], cfg['resolution']
-        mk = lambda: torch.randn(batch, c, r, r, generator=g).clamp(-1, 1)  # noqa: E731
+        mk = lambda: torch.randn(batch, c, r, r, generator=g).clamp(-1, 1).to(device)  # noqa: E731
         buf = torch.rand(2000, c, r, r, generator=torch.Generator().manual_seed(7)) * 2 - 1
-        return m, mk(), mk(), torch.randint(0, 10, (batch,), generator=g), buf, torch.optim.Adam(m.parameters(), lr=1e-4), torch.Generator().manual_seed(8)
+        return m, mk(), mk(), torch.randint(0, 10, (batch,), generator=g).to(device), buf, torch.optim.Adam(m.parameters(), lr=1e-4), torch.Generator().manual_seed(8)
 
     def step(state):
         m, xd, xl, yl, buf, opt, gen = state
         x0, inds = J.buffer_sample(buf, batch, 0.05, gen)
-        xq = J.sgld(m, x0, 20, 1.0, 0.01, gen)
-        buf[inds] = xq
+        xq = J.sgld(Autocast(m) if autocast else m, x0.to(device), 20, 1.0, 0.01, gen)
+        buf[inds] = xq.cpu()
         m.train()
         e = -m(torch.cat([xd, xq])).logsumexp(1)
         loss = F.cross_entropy(m(xl), yl) + (e[:batch].mean() - e[batch:].mean())
@@ -224,6 +249,7 @@ def jem_train_row(preset, batch):
         loss.backward()
         opt.step()
         loss.item()
+        sync()
     return setup, step
 
 
@@ -231,6 +257,8 @@ ROWS['jem sgld step wrn28-10 b8'] = sgld_row('wrn28-10', 8)
 ROWS['jem sgld step wrn10-2 b64'] = sgld_row('wrn10-2', 64)
 ROWS['jem train step wrn10-2 b64'] = jem_train_row('wrn10-2', 64)
 ROWS['jem train step wrn28-10 b8'] = jem_train_row('wrn28-10', 8)
+ROWS['jem sgld step wrn28-10 b8 bf16-autocast'] = sgld_row('wrn28-10', 8, autocast=True)
+ROWS['jem train step wrn28-10 b8 bf16-autocast'] = jem_train_row('wrn28-10', 8, autocast=True)
 
 
 # ---- Metrics: FID Inception-v3 feature extraction (uint8 28×28 grey → 299 RGB → pool3 + logits) ----
@@ -264,25 +292,29 @@ def autocast_ready(m):
     return m
 
 
-def sample_row(preset, batch, autocast):
+def sample_row(preset, batch, T, autocast):
     def setup():
         m, cfg = randomized(preset)
-        m.eval()
-        return (autocast_ready(m) if autocast else m), cfg, D.Diffusion(D.betas(T=10))
+        m.to(DEVICE).eval()
+        return (autocast_ready(m) if autocast else m), cfg, D.Diffusion(D.betas(T=T))
 
     def step(state):
         m, cfg, d = state
         gen = torch.Generator().manual_seed(5)
-        with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16, enabled=autocast):
-            x = torch.randn(batch, cfg['inChannels'], cfg['resolution'], cfg['resolution'], generator=gen)
+        with torch.no_grad(), torch.autocast(DEVICE.split(':')[0], dtype=torch.bfloat16, enabled=autocast):
+            x = torch.randn(batch, cfg['inChannels'], cfg['resolution'], cfg['resolution'], generator=gen).to(DEVICE)
             for t in range(d.T - 1, -1, -1):
-                eps = m(x, torch.full((batch,), t, dtype=torch.long)).float()
-                x = d.ancestral_step(x, t, eps, torch.randn(x.shape, generator=gen) if t > 0 else None, True)
+                eps = m(x, torch.full((batch,), t, dtype=torch.long, device=DEVICE)).float()
+                x = d.ancestral_step(x, t, eps, torch.randn(x.shape, generator=gen).to(DEVICE) if t > 0 else None, True)
+        sync()
     return setup, step
 
 
-ROWS['sample 10 ancestral steps ddpmCifar10 b8 fp32'] = sample_row('ddpmCifar10', 8, False)
-ROWS['sample 10 ancestral steps ddpmCifar10 b8 bf16-autocast'] = sample_row('ddpmCifar10', 8, True)
+for _b, _t in ((8, 10), (256, 100)):
+    ROWS[f'sample {_t} ancestral steps ddpmCifar10 b{_b} fp32'] = sample_row('ddpmCifar10', _b, _t, False)
+    ROWS[f'sample {_t} ancestral steps ddpmCifar10 b{_b} bf16-autocast'] = sample_row('ddpmCifar10', _b, _t, True)
+ROWS['ddpm train step ddpmCifar10 b128'] = ddpm_train_row('ddpmCifar10', 128, DEVICE)
+ROWS['jem train step wrn28-10 b64'] = jem_train_row('wrn28-10', 64, DEVICE)
 
 
 def run(name, iters, warmup, min_ms=0):

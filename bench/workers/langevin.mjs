@@ -1,10 +1,12 @@
 // langevin side of bench/run.mjs: reads {cmd} lines on stdin, answers one JSON line each.
 import { createInterface } from 'node:readline';
-import { setNumThreads } from '../../dist/index.js';
+import { setCudaOptions, setNumThreads } from '../../dist/index.js';
 import { rows } from '../rows.mjs';
 
 const threads = Number(process.argv[2] ?? 1);
 setNumThreads(threads);
+// On CUDA both sides autotune cuDNN and allow TF32 (bench/ref/worker.py sets the same).
+if ((process.env.LANGEVIN_BENCH_DEVICE ?? 'cpu') !== 'cpu') setCudaOptions({ benchmark: true, tf32: true });
 
 /** Rows may be async (whole jobs on a worker thread); sync rows pay no extra tick. */
 async function settle(r) {

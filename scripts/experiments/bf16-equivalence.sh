@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 threads=${1:-2}
 cli="node dist/cli/main.js"
+compact="node -e process.stdout.write(JSON.stringify(JSON.parse(require('fs').readFileSync(0,'utf8'))))"
 art=artifacts/ddpm-fmnist-tiny
 out=$art/bf16-equivalence.jsonl
 mkdir -p runs
@@ -17,8 +18,8 @@ for seed in 0 1; do
     f=runs/ddpm-2000-$dt-s$seed.safetensors
     [ -f "$f" ] || $cli ddpm sample $art/model.safetensors --count 2000 --batch 250 --sampler ddim --steps 50 \
       --seed $seed --compute-dtype $dt --threads "$threads" --out "$f"
-    fd=$($cli metrics fd "$f" fashion-mnist@test --count 2000 --threads "$threads" --json)
-    kid=$($cli metrics kid "$f" fashion-mnist@test --count 2000 --threads "$threads" --json)
+    fd=$($cli metrics fd "$f" fashion-mnist@test --count 2000 --threads "$threads" --json | $compact)
+    kid=$($cli metrics kid "$f" fashion-mnist@test --count 2000 --threads "$threads" --json | $compact)
     echo "{\"seed\":$seed,\"computeDtype\":\"$dt\",\"fd\":$fd,\"kid\":$kid}" >> "$out"
   done
   echo "{\"seed\":$seed,\"pixels\":$(node scripts/experiments/compare-samples.mjs runs/ddpm-2000-float32-s$seed.safetensors runs/ddpm-2000-bfloat16-s$seed.safetensors)}" >> "$out"

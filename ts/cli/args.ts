@@ -1,5 +1,5 @@
 // Option parsing helpers shared by the subcommands: every bad value is a one-line RangeError.
-import { setNumThreads } from '../tensor/index.js';
+import { resolveDevice, setNumThreads } from '../tensor/index.js';
 import type { Device } from '../tensor/dtype.js';
 
 export const common = {
@@ -25,8 +25,9 @@ export function oneOf<T extends string>(v: string | undefined, name: string, all
 
 export function device(v: string | undefined): Device {
   if (v === undefined) return 'cpu';
+  if (v === 'auto') return resolveDevice('auto');
   if (v === 'cpu' || v === 'cuda' || /^cuda:\d+$/.test(v)) return v as Device;
-  throw new RangeError(`--device must be cpu, cuda or cuda:N, got '${v}'`);
+  throw new RangeError(`--device must be auto, cpu, cuda or cuda:N, got '${v}'`);
 }
 
 export function threads(v: string | undefined): void {

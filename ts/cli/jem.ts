@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Generator, cat, full, getNumThreads, noGrad, rand, tidy, type Tensor } from '../tensor/index.js';
+import { Generator, cat, full, getNumThreads, noGrad, rand, resolveComputeDtype, tidy, type Tensor } from '../tensor/index.js';
 import { openDataset, DATA_SPECS } from '../data/spec.js';
 import { savePngGrid } from '../data/png.js';
 import type { ImageDataset } from '../data/dataset.js';
@@ -28,7 +28,8 @@ train: JEM (CE + p(x) through SGLD from a replay buffer) on a Wide-ResNet
   --valid N             images held out for validation / the best checkpoint (default 5000)
   --steps N             total steps (required)
   --batch N, --lr X, --warmup N, --buffer N, --reinit X, --sgld-steps N, --sgld-step X,
-  --sgld-noise X, --noise X (data noise σ), --px-weight X (0 = the CE baseline), --ce-weight X,
+  --sgld-noise X, --compute-dtype float32|bfloat16|auto (the SGLD chains; ~2× faster in bf16 on
+  AVX512-BF16 CPUs), --noise X (data noise σ), --px-weight X (0 = the CE baseline), --ce-weight X,
   --energy-l2 X, --class-cond, --no-flip, --crop N
                         override the preset's recipe (see jemRecipe)
   --exclude-classes L   train without these classes (e.g. 8,9) for the held-out-class OOD test
@@ -52,7 +53,7 @@ eval: accuracy, calibration, OOD detection and PGD robustness of a checkpoint on
 sample: SGLD samples as a PNG grid
   CHECKPOINT, --count N (default 64), --rounds N of --sgld-steps K (default 10 × 20),
   --from buffer|noise (default buffer when the checkpoint has one), --class N (class-conditional),
-  --out FILE.png, --seed N, --scale N`;
+  --out FILE.png, --seed N, --scale N, --compute-dtype float32|bfloat16|auto`;
 
 export async function runJem(argv: string[], log: Log, signal: AbortSignal): Promise<number> {
   const [sub, ...rest] = argv;
@@ -78,6 +79,7 @@ async function train(argv: string[], log: Log, signal: AbortSignal): Promise<num
       noise: { type: 'string' }, 'px-weight': { type: 'string' }, 'ce-weight': { type: 'string' }, 'energy-l2': { type: 'string' },
       'class-cond': { type: 'boolean' }, 'no-flip': { type: 'boolean' }, crop: { type: 'string' }, guard: { type: 'string' },
       'energy-bound': { type: 'string' }, 'exclude-classes': { type: 'string' }, 'eval-every': { type: 'string' }, 'checkpoint-every': { type: 'string' }, 'sample-every': { type: 'string' },
+      'compute-dtype': { type: 'string' },
     },
   });
   if (v.help) return log(jemUsage + '\n'), 0;
@@ -97,6 +99,7 @@ async function train(argv: string[], log: Log, signal: AbortSignal): Promise<num
     ...o('sgld-step', 'sgldStepSize'), ...o('sgld-noise', 'sgldNoise', { min: 0 }), ...o('noise', 'dataNoise', { min: 0 }), ...o('px-weight', 'pxWeight'),
     ...o('ce-weight', 'ceWeight'), ...o('energy-l2', 'energyL2', { min: 0 }), ...o('crop', 'cropPad', { int: true, min: 0 }),
     ...(v['class-cond'] ? { classCond: true } : {}), ...(v['no-flip'] ? { flip: false } : {}),
+    ...(v['compute-dtype'] ? { sgldComputeDtype: resolveComputeDtype(oneOf(v['compute-dtype'], 'compute-dtype', ['float32', 'bfloat16', 'auto'] as const), dev) } : {}),
   };
   const dataSpec = v.data ?? 'fashion-mnist';
   const model = wideResNet(preset as PresetName, { generator: new Generator(streamSeed(seed, 'init')) });
@@ -109,7 +112,7 @@ async function train(argv: string[], log: Log, signal: AbortSignal): Promise<num
   const [trainSet, valid] = nValid > 0 ? all.split(nValid, new Generator(streamSeed(seed, 'split'))) : [all, undefined];
   if (dev !== 'cpu') model.to(dev);
   const guard = oneOf(v.guard, 'guard', ['stop', 'rollback'] as const) ?? 'stop';
-  log(`jem train: ${preset} (${model.parameterCount().toLocaleString('en')} parameters) on ${trainSet.name} (${trainSet.size} train / ${valid?.size ?? 0} valid), ${steps} steps, batch ${recipe.batchSize}, lr ${recipe.lr}, ${recipe.pxWeight === 0 ? 'CE only (no p(x) term)' : `SGLD ${recipe.sgldSteps} steps, buffer ${recipe.bufferSize}`}, ${getNumThreads()} thread(s)\n`);
+  log(`jem train: ${preset} (${model.parameterCount().toLocaleString('en')} parameters) on ${trainSet.name} (${trainSet.size} train / ${valid?.size ?? 0} valid), ${steps} steps, batch ${recipe.batchSize}, lr ${recipe.lr}, ${recipe.pxWeight === 0 ? 'CE only (no p(x) term)' : `SGLD ${recipe.sgldSteps} steps (${recipe.sgldComputeDtype}), buffer ${recipe.bufferSize}`}, ${getNumThreads()} thread(s)\n`);
   const bar = progressLine('train', process.stderr, 25);
   const t0 = performance.now();
   for await (const r of trainJem(model, {
@@ -249,7 +252,7 @@ async function sampleCmd(argv: string[], log: Log): Promise<number> {
     args: argv,
     allowPositionals: true,
     strict: true,
-    options: { ...common, count: { type: 'string' }, rounds: { type: 'string' }, 'sgld-steps': { type: 'string' }, from: { type: 'string' }, class: { type: 'string' }, out: { type: 'string' }, scale: { type: 'string' } },
+    options: { ...common, count: { type: 'string' }, rounds: { type: 'string' }, 'sgld-steps': { type: 'string' }, from: { type: 'string' }, class: { type: 'string' }, out: { type: 'string' }, scale: { type: 'string' }, 'compute-dtype': { type: 'string' } },
   });
   if (v.help) return log(jemUsage + '\n'), 0;
   if (positionals.length !== 1) throw new RangeError('jem sample: give one checkpoint');
@@ -262,6 +265,7 @@ async function sampleCmd(argv: string[], log: Log): Promise<number> {
   const from = oneOf(v.from, 'from', ['buffer', 'noise'] as const) ?? (buffer ? 'buffer' : 'noise');
   if (from === 'buffer' && !buffer) throw new RangeError(`${positionals[0]} has no replay buffer (use --from noise)`);
   const cls = num(v.class, 'class', { int: true, min: 0 });
+  const computeDtype = oneOf(v['compute-dtype'], 'compute-dtype', ['float32', 'bfloat16', 'auto'] as const);
   const g = new Generator(num(v.seed, 'seed', { int: true, min: 0 }) ?? 0);
   const shape = [model.config.inChannels, model.config.resolution, model.config.resolution];
   let x: Tensor;
@@ -270,7 +274,7 @@ async function sampleCmd(argv: string[], log: Log): Promise<number> {
   const y = cls !== undefined ? full([x.shape[0]], cls, { dtype: 'int64' }) : undefined;
   const bar = progressLine('sgld', process.stderr, 5);
   for (let r = 0; r < rounds; r++) {
-    const next = sgld(model, x, { steps: k, stepSize: Number(config.sgldStepSize ?? 1), noise: Number(config.sgldNoise ?? 0.01), y, generator: g });
+    const next = sgld(model, x, { steps: k, stepSize: Number(config.sgldStepSize ?? 1), noise: Number(config.sgldNoise ?? 0.01), y, generator: g, computeDtype });
     x.dispose();
     x = next;
     bar.update(r + 1, rounds);

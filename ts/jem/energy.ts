@@ -7,6 +7,7 @@ import type { Generator } from '../tensor/generator.js';
 import { tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 import { native } from '../tensor/binding.js';
+import { resolveComputeDtype, type ComputeDtype } from '../tensor/runtime.js';
 import type { Classifier } from '../train/classifier.js';
 import { WideResNet } from '../nn/wideresnet.js';
 import * as F from '../nn/functional.js';
@@ -40,14 +41,17 @@ export function isCompiled(model: Classifier): model is WideResNet & Classifier 
 
 /**
  * E and ∂E/∂x for a batch with the model in eval mode (as JEM samples), parameter .grad left
- * alone. One native call for a compiled WideResNet.
+ * alone. One native call for a compiled WideResNet (which can also compute in bf16: see
+ * SgldOptions.computeDtype).
  */
-export function energyGrad(model: Classifier, x: Tensor, opts: { y?: Tensor; generator?: Generator } = {}): { energy: Tensor; grad: Tensor } {
+export function energyGrad(model: Classifier, x: Tensor, opts: { y?: Tensor; generator?: Generator; computeDtype?: ComputeDtype | 'auto' } = {}): { energy: Tensor; grad: Tensor } {
   checkLabels(x, opts.y);
+  const computeDtype = resolveComputeDtype(opts.computeDtype, x.device);
   if (isCompiled(model)) {
-    const [e, g] = native.energyGrad(model.program.native, x.native, opts.y?.native, opts.generator?.native);
+    const [e, g] = native.energyGrad(model.program.native, x.native, opts.y?.native, opts.generator?.native, computeDtype);
     return { energy: new Tensor(e), grad: new Tensor(g) };
   }
+  if (computeDtype !== 'float32' && opts.computeDtype !== 'auto') throw new RangeError(`energyGrad: computeDtype '${computeDtype}' needs a compiled WideResNet`);
   const was = model.training;
   model.eval();
   try {

@@ -8,6 +8,7 @@ import type { Generator } from '../tensor/generator.js';
 import { noGrad } from '../tensor/autograd.js';
 import { tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
+import { resolveComputeDtype, type ComputeDtype } from '../tensor/runtime.js';
 import { energyGrad, isCompiled, type Classifier } from './energy.js';
 
 export interface SgldOptions {
@@ -28,6 +29,13 @@ export interface SgldOptions {
   y?: Tensor;
   /** The noise stream (default: the global one). */
   generator?: Generator;
+  /**
+   * Mixed precision for ∂E/∂x: 'bfloat16' runs the network's convolutions in bf16 (weight copies
+   * cached while the weights are unchanged), norms, x and the update in float32 — ~2× faster on
+   * CPUs with AVX512-BF16. 'auto' = bf16 where the hardware has it. Default 'float32'. Compiled
+   * WideResNets only ('auto' falls back to float32 for other classifiers).
+   */
+  computeDtype?: ComputeDtype | 'auto';
 }
 
 export interface SgldStepInfo {
@@ -48,10 +56,12 @@ function settingsAt(o: SgldOptions, k: number) {
 export function sgldStep(model: Classifier, x: Tensor, o: SgldOptions = {}, k = 0): { x: Tensor; energy: Tensor } {
   const s = settingsAt(o, k);
   if (o.gradClamp !== undefined && !(o.gradClamp > 0)) throw new RangeError(`sgld: gradClamp must be > 0, got ${o.gradClamp}`);
+  const computeDtype = resolveComputeDtype(o.computeDtype, x.device);
   if (isCompiled(model)) {
-    const [nx, e] = native.sgldStep(model.program.native, x.native, s, o.y?.native, o.generator?.native);
+    const [nx, e] = native.sgldStep(model.program.native, x.native, s, o.y?.native, o.generator?.native, computeDtype);
     return { x: new Tensor(nx), energy: new Tensor(e) };
   }
+  if (computeDtype !== 'float32' && o.computeDtype !== 'auto') throw new RangeError(`sgld: computeDtype '${computeDtype}' needs a compiled WideResNet`);
   const { energy, grad } = energyGrad(model, x, { y: o.y });
   const next = noGrad(() =>
     tidy(() => {

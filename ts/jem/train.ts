@@ -10,6 +10,7 @@ import { Generator } from '../tensor/generator.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Device } from '../tensor/dtype.js';
+import type { ComputeDtype } from '../tensor/runtime.js';
 import * as F from '../nn/functional.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { savePngGrid } from '../data/png.js';
@@ -41,6 +42,8 @@ export interface JemRecipe {
   sgldSteps: number;
   sgldStepSize: number;
   sgldNoise: number;
+  /** The SGLD chains' compute dtype (SgldOptions.computeDtype); the loss and its backward stay float32. */
+  sgldComputeDtype: ComputeDtype | 'auto';
   bufferSize: number;
   reinitFreq: number;
   /** Gaussian noise σ added to data inputs (train and evaluation), official 0.03. */
@@ -60,7 +63,7 @@ export interface JemRecipe {
 export function jemRecipe(preset?: string): JemRecipe {
   const official: JemRecipe = {
     batchSize: 64, lr: 1e-4, warmup: 1000, decayEpochs: [160, 180], decayFactor: 0.3, ceWeight: 1, pxWeight: 1, pxyWeight: 0, energyL2: 0,
-    sgldSteps: 20, sgldStepSize: 1, sgldNoise: 0.01, bufferSize: 10000, reinitFreq: 0.05, dataNoise: 0.03, flip: true, cropPad: 4, classCond: false,
+    sgldSteps: 20, sgldStepSize: 1, sgldNoise: 0.01, sgldComputeDtype: 'float32', bufferSize: 10000, reinitFreq: 0.05, dataNoise: 0.03, flip: true, cropPad: 4, classCond: false,
   };
   if (preset === 'wrn28-10' || preset === undefined) return official;
   return { ...official, warmup: 200, bufferSize: 2000, decayEpochs: [] };
@@ -200,7 +203,7 @@ export async function* trainJem(model: Classifier, o: JemTrainOptions): AsyncGen
             // p(x) term (the CE baseline under identical data handling) there is nothing to sample.
             const sampling = r.pxWeight !== 0;
             const start = sampling ? buffer.sample(r.batchSize, { generator: g }) : undefined;
-            const sgldOpts = { steps: r.sgldSteps, stepSize: r.sgldStepSize, noise: r.sgldNoise, generator: g };
+            const sgldOpts = { steps: r.sgldSteps, stepSize: r.sgldStepSize, noise: r.sgldNoise, generator: g, computeDtype: r.sgldComputeDtype };
             const xq = start ? sgld(model, toDevice(start.x), { ...sgldOpts, y: r.classCond ? start.y : undefined }) : undefined;
             if (start && xq) buffer.update(start.indices, xq);
             let xqLab: Tensor | undefined;

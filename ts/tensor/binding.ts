@@ -177,6 +177,9 @@ export interface NativeBinding {
   setGradEnabled(on: boolean): boolean;
   isGradEnabled(): boolean;
   setDeterministic(on: boolean): void;
+  setCudaOptions(o: { benchmark?: boolean; tf32?: boolean }): void;
+  getCudaOptions(): { benchmark: boolean; tf32: boolean };
+  synchronize(): void;
   langevinGaussian(x: T, opts: object, gen?: G, jobOpts?: object): NativeJob;
   // optim.cc
   adamStep(params: T[], expAvg: T[], expAvgSq: T[], step: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean): void;
@@ -189,9 +192,9 @@ export interface NativeBinding {
   diffusionStep(x: T, eps: T, plan: DiffusionStepPlan, clip: boolean, useEps: boolean, gen?: G): [T, T];
   sampleLoopAsync(program: NativeProgram, x: T, plans: DiffusionStepPlan[], clip: boolean, useEps: boolean, snapshotEvery: number, gen: G | undefined, computeDtype: string, jobOpts?: object): NativeJob;
   /** E (−logsumexp or −f[y]) and ∂E/∂x of a classifier program in eval mode: [E, grad]. */
-  energyGrad(program: NativeProgram, x: T, y: T | undefined, gen?: G): [T, T];
+  energyGrad(program: NativeProgram, x: T, y: T | undefined, gen: G | undefined, computeDtype: string): [T, T];
   /** One SGLD step fused with the energy gradient: [x', E(x)]. */
-  sgldStep(program: NativeProgram, x: T, settings: SgldStepSettings, y: T | undefined, gen?: G): [T, T];
+  sgldStep(program: NativeProgram, x: T, settings: SgldStepSettings, y: T | undefined, gen: G | undefined, computeDtype: string): [T, T];
   // data_ops.cc
   imageBatch(images: T, indices: T): T;
   augment(x: T, flip: boolean, cropPad: number, noise: number, gen?: G): T;

@@ -75,3 +75,28 @@ export function getAllocationLimit(): number {
 export function setDeterministic(on: boolean): void {
   native.setDeterministic(on);
 }
+
+/**
+ * CUDA settings (no effect on CPU): `benchmark` lets cuDNN time its convolution algorithms on the
+ * first call of each shape and keep the fastest (as `torch.backends.cudnn.benchmark`); `tf32` allows
+ * TF32 tensor cores for float32 convolutions and matmuls (as `torch.backends.cudnn.allow_tf32` +
+ * `torch.backends.cuda.matmul.allow_tf32`). Both default to libtorch's defaults (off for benchmark).
+ */
+export function setCudaOptions(o: { benchmark?: boolean; tf32?: boolean }): void {
+  native.setCudaOptions(o);
+}
+export function getCudaOptions(): { benchmark: boolean; tf32: boolean } {
+  return native.getCudaOptions();
+}
+
+/** Waits until queued CUDA work is done (no-op without CUDA): put it before reading a timer. */
+export function synchronize(): void {
+  native.synchronize();
+}
+
+/** 'auto' → 'cuda' when a GPU is visible, else 'cpu'; any other device passes through. */
+export function resolveDevice(d: Device | 'auto' | undefined): Device {
+  if (d === undefined) return 'cpu';
+  if (d !== 'auto') return d;
+  return buildInfo().cudaAvailable ? 'cuda' : 'cpu';
+}
