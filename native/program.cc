@@ -272,9 +272,17 @@ std::vector<ResolvedBlock> ProgramHandle::CastCached(const std::vector<ResolvedB
       if (!cast_->sources[k].first.is_same(sources[k].first) || cast_->sources[k].second != sources[k].second) return false;
     return true;
   };
-  if (!same()) cast_ = CastCache{dtype, std::move(sources), CastForCompute(blocks, dtype)};
+  if (!same()) {
+    cast_.reset();  // free the stale copies before making new ones (peak memory)
+    cast_ = CastCache{dtype, std::move(sources), CastForCompute(blocks, dtype)};
+  }
   // The cached blocks point at this program's Block records, as the caller's do.
   return cast_->blocks;
+}
+
+void ProgramHandle::ReleaseCache() {
+  std::lock_guard<std::mutex> lock(castMutex_);
+  cast_.reset();
 }
 
 at::ScalarType ArgComputeDtype(const Napi::CallbackInfo& info, size_t i) {
@@ -339,6 +347,14 @@ LANGEVIN_BINDING(ProgramForwardAsync) {
   });
 }
 
+// programReleaseCache(program): drops the program's cached cast weights.
+LANGEVIN_BINDING(ProgramReleaseCache) {
+  return Guard(info, [&]() -> Napi::Value {
+    ArgProgram(info, 0)->ReleaseCache();
+    return info.Env().Undefined();
+  });
+}
+
 }  // namespace
 
 void RegisterPrograms(Napi::Env env, Napi::Object exports) {
@@ -347,6 +363,7 @@ void RegisterPrograms(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeProgram", ctor);
   Define(env, exports, "programForward", ProgramForward);
   Define(env, exports, "programForwardAsync", ProgramForwardAsync);
+  Define(env, exports, "programReleaseCache", ProgramReleaseCache);
 }
 
 }  // namespace langevin

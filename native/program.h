@@ -41,6 +41,8 @@ class ProgramHandle : public Napi::ObjectWrap<ProgramHandle> {
   // (in-place updates such as optimizer steps bump it). The cache holds one dtype and keeps its
   // copies (and the sources) alive until the next cast or the program's collection.
   std::vector<ResolvedBlock> CastCached(const std::vector<ResolvedBlock>& blocks, at::ScalarType dtype);
+  // Frees the cast copies now (Module.dispose calls it; otherwise they live until collection).
+  void ReleaseCache();
 
  private:
   std::vector<Block> blocks_;

@@ -135,6 +135,9 @@ t.test('energy, SGLD, buffer and JEM loss vs the PyTorch reference', { skip: !pr
     t.equal(maxAbsDiff(after.grad.toFloat64Array(), fresh.grad.toFloat64Array()), 0, 'an in-place weight update invalidates the cached bf16 copies');
     t.ok(maxAbsDiff(after.grad.toFloat64Array(), eb.grad.toFloat64Array()) > 0, 'and the gradient changes with it');
     noGrad(() => m.parameters()[0].copy_(saved));
+    m.program.release();
+    const again = jem.energyGrad(m, x, { computeDtype: 'bfloat16' });
+    t.equal(maxAbsDiff(again.grad.toFloat64Array(), eb.grad.toFloat64Array()), 0, 'weights restored and the cache released: the same gradient as before');
     twin.dispose();
     saved.dispose();
   }

@@ -68,6 +68,11 @@ export class Program {
     return new Tensor(id);
   }
 
+  /** Frees native caches (the bf16 weight copies of mixed-precision calls) now. */
+  release(): void {
+    if (this.#native) native.programReleaseCache(this.#native);
+  }
+
   /** One forward through the whole program, one native call. */
   forward(x: Tensor, t: Tensor | undefined, training: boolean, generator?: Generator): Tensor {
     return new Tensor(native.programForward(this.native, x.native, t?.native, training, generator?.native));

@@ -180,6 +180,12 @@ export class UNet extends Module implements Compilable {
     return this.#program;
   }
 
+  /** Frees the parameters and the program's native caches (bf16 weight copies). */
+  override dispose(): void {
+    this.#program.release();
+    super.dispose();
+  }
+
   /** ε̂(x_t, t), one native call. */
   forward(x: Tensor, t: Tensor): Tensor {
     this.#check(x, t);

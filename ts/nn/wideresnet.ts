@@ -109,6 +109,13 @@ export class WideResNet extends Module implements Compilable {
     return this.#program;
   }
 
+  /** Frees the parameters and the programs' native caches (bf16 weight copies). */
+  override dispose(): void {
+    this.#program.release();
+    this.#featureProgram.release();
+    super.dispose();
+  }
+
   /** Advances batch-norm num_batches_tracked as a training forward does (native jobs call it). */
   countBatchNorm(): void {
     this.#countBatchNorm();

@@ -59,6 +59,7 @@ export interface NativeBinding {
   // program.cc
   programForward(p: NativeProgram, x: T, t: T | undefined, training: boolean, gen?: G): T;
   programForwardAsync(p: NativeProgram, x: T, t: T | undefined, gen: G | undefined, computeDtype: string, jobOpts?: object): NativeJob;
+  programReleaseCache(p: NativeProgram): void;
   // handle.cc
   shape(t: T): number[];
   dtype(t: T): string;
