@@ -249,10 +249,13 @@ bool IsNormParam(BlockKind kind, size_t k) {
 
 }  // namespace
 
-std::vector<ResolvedBlock> CastForCompute(const std::vector<ResolvedBlock>& blocks, at::ScalarType dtype) {
+std::vector<ResolvedBlock> CastForCompute(const std::vector<ResolvedBlock>& blocks, at::ScalarType dtype, bool differentiable) {
   std::vector<ResolvedBlock> out = blocks;
   if (dtype == at::kFloat) return out;
-  at::NoGradGuard ng;
+  // Differentiable casts (grad mode on) route the bf16 weight gradients back to the float32
+  // parameters as float32: mixed-precision training with float32 master weights.
+  c10::optional<at::NoGradGuard> ng;
+  if (!differentiable) ng.emplace();
   for (auto& r : out)
     for (size_t k = 0; k < r.t.size(); ++k)
       if (r.t[k].defined() && !IsNormParam(r.block->kind, k)) r.t[k] = r.t[k].to(dtype);
@@ -293,7 +296,8 @@ at::ScalarType ArgComputeDtype(const Napi::CallbackInfo& info, size_t i) {
 
 namespace {
 
-// programForward(program, x, t?, training, generator?)
+// programForward(program, x, t?, training, generator?, computeDtype?): under grad mode a bf16
+// forward records its weight casts, so backward leaves float32 gradients on the float32 parameters.
 LANGEVIN_BINDING(ProgramForward) {
   return Guard(info, [&]() -> Napi::Value {
     ProgramHandle* p = ArgProgram(info, 0);
@@ -301,8 +305,9 @@ LANGEVIN_BINDING(ProgramForward) {
     auto t = ArgOptTensor(info, 2, "timesteps");
     bool training = ArgOptBool(info, 3, "training", false);
     at::Generator gen = ArgGenerator(info, 4, "generator");
+    at::ScalarType compute = ArgComputeDtype(info, 5);
     if (x.dim() != 4) ThrowRange("model input must be [N, C, H, W], got " + ShapeString(x.sizes()), "ERR_SHAPE");
-    auto blocks = Resolve(info.Env(), *p, training);
+    auto blocks = CastForCompute(Resolve(info.Env(), *p, training), compute, at::GradMode::is_enabled());
     c10::optional<at::Tensor> tt;
     if (t) tt = *t;
     return WrapTensor(info.Env(), RunProgram(blocks, x, tt, training, gen));

@@ -65,11 +65,12 @@ std::vector<ResolvedBlock> Resolve(Napi::Env env, const ProgramHandle& p, bool t
 at::Tensor RunProgram(const std::vector<ResolvedBlock>& blocks, const at::Tensor& x, const c10::optional<at::Tensor>& t, bool training,
                       at::Generator& gen);
 
-// Mixed precision for inference: a copy of the blocks with convolution and linear weights cast to
-// `dtype`, normalisation parameters left in float32. RunProgram then computes convolutions and
-// matmuls in `dtype`, normalisations in float32 (each op casts its input to its parameters' dtype)
-// and returns the input's dtype. float32 returns the blocks as they are.
-std::vector<ResolvedBlock> CastForCompute(const std::vector<ResolvedBlock>& blocks, at::ScalarType dtype);
+// Mixed precision: a copy of the blocks with convolution and linear weights cast to `dtype`,
+// normalisation parameters left in float32. RunProgram then computes convolutions and matmuls in
+// `dtype`, normalisations in float32 (each op casts its input to its parameters' dtype) and returns
+// the input's dtype. float32 returns the blocks as they are. `differentiable` records the casts in
+// autograd (training: gradients reach the float32 parameters); otherwise they are plain copies.
+std::vector<ResolvedBlock> CastForCompute(const std::vector<ResolvedBlock>& blocks, at::ScalarType dtype, bool differentiable = false);
 
 // An optional 'float32' | 'bfloat16' argument (absent = float32).
 at::ScalarType ArgComputeDtype(const Napi::CallbackInfo& info, size_t i);

@@ -13,9 +13,9 @@ import { randomize } from './lib/models.js';
 const dir = mkdtempSync(join(tmpdir(), 'langevin-models-'));
 type Model = nn.UNet | nn.WideResNet;
 
-function run(m: Model, x: Tensor, time: Tensor | undefined, eager = false): Tensor {
-  if (m instanceof nn.UNet) return eager ? m.forwardEager(x, time!) : m.forward(x, time!);
-  return eager ? m.forwardEager(x) : m.forward(x);
+function run(m: Model, x: Tensor, time: Tensor | undefined, eager = false, opts: nn.ForwardOptions = {}): Tensor {
+  if (m instanceof nn.UNet) return eager ? m.forwardEager(x, time!) : m.forward(x, time!, opts);
+  return eager ? m.forwardEager(x) : m.forward(x, opts);
 }
 
 t.test('parameter counts and MACs (paper-exact presets)', async (t) => {
@@ -72,6 +72,8 @@ interface ParityCase {
   model: () => Model;
   batch: number;
   training?: boolean;
+  /** Mixed-precision training: bf16 forward and backward, float32 parameters and gradients. */
+  computeDtype?: 'bfloat16';
 }
 
 const parityCases: ParityCase[] = [
@@ -83,6 +85,8 @@ const parityCases: ParityCase[] = [
   { name: 'wrn10-2, batch norm, training (running stats)', model: () => nn.wideResNet('wrn10-2', { norm: 'batch' }), batch: 4, training: true },
   { name: 'wrn16-4, group norm, 28 px, official heads', model: () => nn.wideResNet({ depth: 16, widen: 4, norm: 'group', groups: 8, inChannels: 1, resolution: 28, officialHeads: true }), batch: 2 },
   { name: 'wrn28-10 (batch 1)', model: () => nn.wideResNet('wrn28-10'), batch: 1 },
+  { name: 'ddpmTiny, bf16 compute (mixed-precision gradients)', model: () => nn.unet('ddpmTiny'), batch: 3, computeDtype: 'bfloat16' },
+  { name: 'wrn10-2, batch norm, training, bf16 compute', model: () => nn.wideResNet('wrn10-2', { norm: 'batch' }), batch: 4, training: true, computeDtype: 'bfloat16' },
 ];
 
 const why = referenceUnavailable();
@@ -99,12 +103,23 @@ t.test('parity with the PyTorch reference (forward, input and parameter gradient
       const src = join(dir, `parity-${i}.in.safetensors`);
       const dst = join(dir, `parity-${i}.out.safetensors`);
       const isUnet = m instanceof nn.UNet;
-      const y = run(m, x.requiresGrad_(), time);
+      const y = run(m, x.requiresGrad_(), time, false, { computeDtype: pc.computeDtype });
+      if (pc.computeDtype) {
+        t.equal(y.dtype, 'float32', 'a bf16 forward returns float32');
+        const was = m.training;
+        m.eval(); // no second move of the batch-norm statistics
+        const y32 = noGrad(() => run(m, x, time));
+        m.train(was);
+        const rel = maxAbsDiff(y.toFloat32Array(), y32.toFloat32Array()) / maxAbs(y32.toFloat32Array());
+        if (!pc.training) t.ok(rel > 1e-5 && rel < 0.1, `bf16 really ran and stays near float32: max|Δ| / max|y| = ${rel.toExponential(2)}`);
+        y32.dispose();
+      }
       const upstream = randn(y.shape, { generator: g });
       const params = m.namedParameters();
       const grads = grad(y.mul(upstream).sum(), [x, ...params.map(([, p]) => p)], { allowUnused: true });
       x.requiresGrad_(false);
       t.pass('forward and backward ran');
+      if (pc.computeDtype) t.ok(grads.every((gr) => gr === undefined || gr.dtype === 'float32'), 'gradients reach the float32 parameters as float32');
       // The reference starts from the state *before* the forward (a training forward moves
       // batch-norm statistics), so the file is written from a fresh, identically randomised model.
       const before = new Map<string, Tensor>();
@@ -114,7 +129,8 @@ t.test('parity with the PyTorch reference (forward, input and parameter gradient
       before.set('input.x', x);
       if (isUnet) before.set('input.t', time);
       before.set('input.upstream', upstream);
-      await io.writeSafetensors(src, before, { kind: isUnet ? 'unet' : 'wrn', config: JSON.stringify(m.config), training: String(pc.training ?? false) });
+      const mixed = pc.computeDtype ? { computeDtype: pc.computeDtype, grads: 'true' } : {};
+      await io.writeSafetensors(src, before, { kind: isUnet ? 'unet' : 'wrn', config: JSON.stringify(m.config), training: String(pc.training ?? false), ...mixed });
       const r = spawnSync(PYTHON, ['bench/ref/models.py', 'parity', src, dst], { encoding: 'utf8' });
       t.equal(r.status, 0, `reference ran ${r.stderr.slice(-800)}`);
       if (r.status !== 0) return;

@@ -234,19 +234,29 @@ def build(kind, config):
 
 
 def mixed_precision(model, dtype=torch.bfloat16):
-    """langevin's computeDtype policy, written the PyTorch way: convolution and linear weights in
-    `dtype` with their inputs cast to it, normalisation layers in float32 (inputs cast up), the
-    output returned as float32."""
-    def cast_input(mod, to):
-        forward = type(mod).forward
-        mod.forward = types.MethodType(lambda self, x: forward(self, x.to(to(self))), mod)
+    """langevin's computeDtype policy, written the PyTorch way: convolutions and linear layers run
+    in `dtype` on their weights cast per call (differentiably, so gradients reach the float32
+    parameters as float32, as under autocast), normalisation layers in float32 (inputs cast up),
+    the output returned as float32."""
+    def low(t):
+        return None if t is None else t.to(dtype)
+
+    def conv(self, x):
+        return self._conv_forward(x.to(dtype), low(self.weight), low(self.bias))
+
+    def linear(self, x):
+        return F.linear(x.to(dtype), low(self.weight), low(self.bias))
+
+    def norm(self, x, forward):
+        return forward(self, x.float())
 
     for mod in model.modules():
-        if isinstance(mod, (nn.Conv2d, nn.Linear)):
-            mod.to(dtype)
-            cast_input(mod, lambda self: self.weight.dtype)
+        if isinstance(mod, nn.Conv2d):
+            mod.forward = types.MethodType(conv, mod)
+        elif isinstance(mod, nn.Linear):
+            mod.forward = types.MethodType(linear, mod)
         elif isinstance(mod, (nn.GroupNorm, nn.BatchNorm2d)):
-            cast_input(mod, lambda self: torch.float32)
+            mod.forward = types.MethodType(lambda self, x, f=type(mod).forward: norm(self, x, f), mod)
     forward = model.forward
     model.forward = lambda *a: forward(*a).float()
     return model
@@ -263,6 +273,7 @@ def parity(src, dst):
     model.train(training)
     if meta.get('computeDtype', 'float32') != 'float32':
         model = mixed_precision(model, getattr(torch, meta['computeDtype']))
+    if meta.get('computeDtype', 'float32') != 'float32' and meta.get('grads') != 'true':
         with torch.no_grad():
             y = model(tensors['input.x'], tensors['input.t']) if kind == 'unet' else model(tensors['input.x'])
         safetensors_io.write(dst, {'output': y})

@@ -8,11 +8,15 @@ import { randint, randn, tensor } from '../tensor/creation.js';
 import type { Generator } from '../tensor/generator.js';
 import { tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
+import { resolveComputeDtype, type ComputeDtype } from '../tensor/runtime.js';
+import type { Device } from '../tensor/dtype.js';
+import type { ForwardOptions } from '../nn/program.js';
+import { UNet } from '../nn/unet.js';
 import { betas, DiffusionTables, type ScheduleOptions, type VarianceKind } from './schedule.js';
 
 /** Anything that predicts ε from (x_t, t): the U-Net or a user Module. */
 export interface EpsModel {
-  forward(x: Tensor, t: Tensor): Tensor;
+  forward(x: Tensor, t: Tensor, opts?: ForwardOptions): Tensor;
 }
 
 export interface DiffusionOptions extends ScheduleOptions {
@@ -75,13 +79,14 @@ export class GaussianDiffusion {
    * L_simple: t ~ U{0..T−1}, ε ~ N(0, I) (drawn in that order from `generator`), per-example
    * mean((ε − ε̂(x_t, t))²) and their batch mean.
    */
-  trainingLoss(model: EpsModel, x0: Tensor, generator?: Generator): { loss: Tensor; perExample: Tensor } {
+  trainingLoss(model: EpsModel, x0: Tensor, generator?: Generator, opts: { computeDtype?: ComputeDtype | 'auto' } = {}): { loss: Tensor; perExample: Tensor } {
+    const computeDtype = trainingComputeDtype(model, opts.computeDtype, x0.device, 'trainingLoss');
     return tidy(() => {
       const n = x0.shape[0];
       const t = randint(0, this.T, [n], { generator });
       const noise = randn(x0.shape, { generator });
       const xt = this.qSample(x0, t, noise.to(x0.device));
-      const eps = model.forward(xt, t.to(x0.device));
+      const eps = computeDtype === 'float32' ? model.forward(xt, t.to(x0.device)) : model.forward(xt, t.to(x0.device), { computeDtype });
       const perExample = eps.sub(noise.to(x0.device)).square().flatten(1).mean(1);
       return { loss: perExample.mean(), perExample };
     });
@@ -155,4 +160,16 @@ export class GaussianDiffusion {
     const [a, b] = native.diffusionStep(x.native, eps.native, plan, opts.clip ?? this.clip, opts.ddim ?? false, opts.generator?.native);
     return { x: new Tensor(a), x0: new Tensor(b) };
   }
+}
+
+/**
+ * The compute dtype a training forward of `model` runs in: mixed precision needs the U-Net's native
+ * program (a user model's forward would ignore it), so an explicit 'bfloat16' elsewhere throws and
+ * 'auto' falls back to float32.
+ */
+export function trainingComputeDtype(model: EpsModel, requested: ComputeDtype | 'auto' | undefined, device: Device, who: string): ComputeDtype {
+  const dtype = resolveComputeDtype(requested, device);
+  if (dtype === 'float32' || model instanceof UNet) return dtype;
+  if (requested !== 'auto') throw new RangeError(`${who}: computeDtype '${dtype}' needs a U-Net (its native program); a custom model runs in float32`);
+  return 'float32';
 }

@@ -17,7 +17,8 @@ import { Adam, clipGradNorm } from '../train/optim.js';
 import { linearWarmup } from '../train/schedule.js';
 import { streamSeed } from '../train/seeds.js';
 import { BatchStream } from '../train/stream.js';
-import type { EpsModel, GaussianDiffusion } from './gaussian.js';
+import { trainingComputeDtype, type EpsModel, type GaussianDiffusion } from './gaussian.js';
+import type { ComputeDtype } from '../tensor/runtime.js';
 import { sample, toUint8 } from './sample.js';
 
 export type DdpmModel = Module & EpsModel;
@@ -68,6 +69,13 @@ export interface DdpmTrainOptions extends Partial<DdpmRecipe> {
   sampleSteps?: number;
   /** Where the model lives (batches are moved there). Default 'cpu'. */
   device?: Device;
+  /**
+   * Mixed-precision training: the U-Net's forward and backward in bfloat16 with float32 master
+   * weights, optimizer state, EMA and loss (normalisations stay float32). Default 'float32'; 'auto' =
+   * bfloat16 where the hardware has it. Validation losses and sample grids stay float32, so runs
+   * in either dtype compare on the same footing.
+   */
+  computeDtype?: ComputeDtype | 'auto';
   /** Extra config recorded in config.json and the checkpoint (e.g. the preset and data names). */
   meta?: Record<string, unknown>;
   signal?: AbortSignal;
@@ -99,13 +107,14 @@ export async function* trainDdpm(model: DdpmModel, diffusion: GaussianDiffusion,
   if (!Number.isInteger(o.steps) || o.steps < 1) throw new RangeError(`trainDdpm: steps must be a positive integer, got ${o.steps}`);
   if (!Number.isInteger(r.batchSize) || r.batchSize < 1 || r.batchSize > o.train.size) throw new RangeError(`trainDdpm: batchSize must be in [1, ${o.train.size}], got ${r.batchSize}`);
   const seed = o.seed ?? 0;
+  const computeDtype = trainingComputeDtype(model, o.computeDtype, o.device ?? 'cpu', 'trainDdpm');
   const opt = new Adam(model.parameters(), { lr: r.lr });
   const ema = new EMA(model, { decay: r.emaDecay, warmup: r.emaWarmup });
   const schedule = linearWarmup(r.lr, r.warmup);
   const checkpointEvery = o.checkpointEvery ?? 1000;
   const sampleEvery = o.sampleEvery ?? checkpointEvery;
   const valid = o.valid && o.valid.size > (o.validSize ?? 1024) ? o.valid.take(o.validSize ?? 1024) : o.valid;
-  const config = { trainer: 'ddpm', steps: o.steps, seed, ...r, diffusion: diffusion.options, train: o.train.name, trainSize: o.train.size, valid: valid?.name ?? null, validSize: valid?.size ?? 0, model: model.describe(), ...o.meta };
+  const config = { trainer: 'ddpm', steps: o.steps, seed, ...r, diffusion: diffusion.options, train: o.train.name, trainSize: o.train.size, valid: valid?.name ?? null, validSize: valid?.size ?? 0, computeDtype, model: model.describe(), ...o.meta };
   const generators: Record<string, Generator> = {};
   const dropout = (model as { generator?: Generator }).generator;
   if (dropout) generators.dropout = dropout;
@@ -165,7 +174,7 @@ export async function* trainDdpm(model: DdpmModel, diffusion: GaussianDiffusion,
         return tidy(() => {
           const xa = r.flip ? o.train.augmentBatch(x, { flip: true }, new Generator(streamSeed(seed, 'augment', step))) : x;
           x.dispose();
-          const { loss } = diffusion.trainingLoss(model, xa, new Generator(streamSeed(seed, 'noise', step)));
+          const { loss } = diffusion.trainingLoss(model, xa, new Generator(streamSeed(seed, 'noise', step)), { computeDtype });
           opt.zeroGrad();
           loss.backward();
           const gradNorm = r.clipNorm > 0 ? clipGradNorm(opt.params, r.clipNorm) : undefined;

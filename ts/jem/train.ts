@@ -10,7 +10,8 @@ import { Generator } from '../tensor/generator.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Device } from '../tensor/dtype.js';
-import type { ComputeDtype } from '../tensor/runtime.js';
+import { resolveComputeDtype, type ComputeDtype } from '../tensor/runtime.js';
+import { WideResNet } from '../nn/wideresnet.js';
 import * as F from '../nn/functional.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { savePngGrid } from '../data/png.js';
@@ -42,8 +43,13 @@ export interface JemRecipe {
   sgldSteps: number;
   sgldStepSize: number;
   sgldNoise: number;
-  /** The SGLD chains' compute dtype (SgldOptions.computeDtype); the loss and its backward stay float32. */
+  /** The SGLD chains' compute dtype (SgldOptions.computeDtype). Default 'float32'. */
   sgldComputeDtype: ComputeDtype | 'auto';
+  /**
+   * The loss forward and backward's compute dtype: 'bfloat16' = mixed precision with float32 master
+   * weights, optimizer state and loss (needs a WideResNet; see ForwardOptions). Default 'float32'.
+   */
+  computeDtype: ComputeDtype | 'auto';
   bufferSize: number;
   reinitFreq: number;
   /** Gaussian noise σ added to data inputs (train and evaluation), official 0.03. */
@@ -63,7 +69,7 @@ export interface JemRecipe {
 export function jemRecipe(preset?: string): JemRecipe {
   const official: JemRecipe = {
     batchSize: 64, lr: 1e-4, warmup: 1000, decayEpochs: [160, 180], decayFactor: 0.3, ceWeight: 1, pxWeight: 1, pxyWeight: 0, energyL2: 0,
-    sgldSteps: 20, sgldStepSize: 1, sgldNoise: 0.01, sgldComputeDtype: 'float32', bufferSize: 10000, reinitFreq: 0.05, dataNoise: 0.03, flip: true, cropPad: 4, classCond: false,
+    sgldSteps: 20, sgldStepSize: 1, sgldNoise: 0.01, sgldComputeDtype: 'float32', computeDtype: 'float32', bufferSize: 10000, reinitFreq: 0.05, dataNoise: 0.03, flip: true, cropPad: 4, classCond: false,
   };
   if (preset === 'wrn28-10' || preset === undefined) return official;
   return { ...official, warmup: 200, bufferSize: 2000, decayEpochs: [] };
@@ -111,6 +117,16 @@ export async function* trainJem(model: Classifier, o: JemTrainOptions): AsyncGen
   if (guard.action === 'rollback' && !o.dir) throw new RangeError('trainJem: guard.action "rollback" needs a run folder (dir) for checkpoints');
   const seed = o.seed ?? 0;
   const dev = o.device ?? 'cpu';
+  // Mixed precision needs the WideResNet's native program: explicit bf16 elsewhere throws, 'auto' falls back.
+  const mixed = (field: 'computeDtype' | 'sgldComputeDtype'): ComputeDtype => {
+    const d = resolveComputeDtype(r[field], dev);
+    if (d === 'float32' || model instanceof WideResNet) return d;
+    if (r[field] !== 'auto') throw new RangeError(`trainJem: ${field} '${d}' needs a WideResNet (its native program)`);
+    return 'float32';
+  };
+  r.computeDtype = mixed('computeDtype');
+  r.sgldComputeDtype = mixed('sgldComputeDtype');
+  const forward = (x: Tensor) => (r.computeDtype === 'float32' ? model.forward(x) : (model as WideResNet).forward(x, { computeDtype: r.computeDtype }));
   const shape = o.train.imageShape;
   const classes = Number((model as { config?: { classes?: number } }).config?.classes ?? 10);
   const perEpoch = Math.floor(o.train.size / r.batchSize);
@@ -219,8 +235,8 @@ export async function* trainJem(model: Classifier, o: JemTrainOptions): AsyncGen
               return tidy(() => {
                 const n = r.batchSize;
                 // The official order (p(x) batch first, then the labelled one) matters with batch norm.
-                const eAll = xq ? energyFromLogits(model.forward(cat([xd, xq]))) : undefined;
-                const logits = model.forward(xl);
+                const eAll = xq ? energyFromLogits(forward(cat([xd, xq]))) : undefined;
+                const logits = forward(xl);
                 // The CE baseline logs the labelled batch's energy instead (no extra forward).
                 const e = eAll ?? energyFromLogits(logits);
                 const eData = e.slice(0, 0, n);
@@ -230,7 +246,7 @@ export async function* trainJem(model: Classifier, o: JemTrainOptions): AsyncGen
                 let loss = xq ? ce.mul(r.ceWeight).add(lpx.mul(r.pxWeight)) : ce.mul(r.ceWeight);
                 const terms: Record<string, number> = {};
                 if (xqLab) {
-                  const lpxy = energyFromLogits(logits, yl).mean().sub(energyFromLogits(model.forward(xqLab), yl).mean());
+                  const lpxy = energyFromLogits(logits, yl).mean().sub(energyFromLogits(forward(xqLab), yl).mean());
                   loss = loss.add(lpxy.mul(r.pxyWeight));
                   terms.lpxy = lpxy.item();
                 }

@@ -5,7 +5,7 @@ export { Conv2d, Linear, GroupNorm, BatchNorm2d, Dropout, Identity, Sequential, 
 export { TimestepEmbedding, ResBlock, AttnBlock, Downsample, Upsample, WrnBlock, ModuleList, type NormKind } from './blocks.js';
 export { UNet, type UNetConfig } from './unet.js';
 export { WideResNet, type WideResNetConfig } from './wideresnet.js';
-export { Program, type BlockSpec, type Compilable, type InferenceOptions } from './program.js';
+export { Program, type BlockSpec, type Compilable, type ForwardOptions, type InferenceOptions } from './program.js';
 export { presets, unet, wideResNet, modelFromPreset, type PresetName } from './presets.js';
 export { macsPerSample } from './macs.js';
 export { loadModel, saveDiffusers, loadDiffusers } from './weights.js';

@@ -37,7 +37,7 @@ export abstract class Module {
   readonly #children = new Map<string, Module>();
   #version = 0;
 
-  abstract forward(...args: Tensor[]): Tensor;
+  abstract forward(...args: unknown[]): Tensor;
 
   /** Registers a trainable parameter (sets requiresGrad). `undefined` registers an absent one (e.g. no bias). */
   protected param(name: string, t: Tensor | undefined): Tensor {

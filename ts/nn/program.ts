@@ -20,15 +20,20 @@ export interface BlockSpec {
   pop?: boolean;
 }
 
-/** Options of an inference forward on a worker thread. */
-export interface InferenceOptions extends JobOptions {
+/** Options of a forward. */
+export interface ForwardOptions {
   /**
    * Mixed precision: convolutions and matmuls in bfloat16 (weights cast once per call),
-   * normalisations in float32; the output stays float32. Default 'float32'; 'auto' = bfloat16 where
-   * the hardware has it (see `resolveComputeDtype`).
+   * normalisations in float32; the output stays float32. Under autograd the casts are recorded, so
+   * backward leaves float32 gradients on the float32 parameters (training with float32 master
+   * weights, as `torch.autocast`). Default 'float32'; 'auto' = bfloat16 where the hardware has it
+   * (see `resolveComputeDtype`).
    */
   computeDtype?: ComputeDtype | 'auto';
 }
+
+/** Options of an inference forward on a worker thread. */
+export interface InferenceOptions extends JobOptions, ForwardOptions {}
 
 /** A module that can describe itself as blocks. */
 export interface Compilable {
@@ -74,7 +79,8 @@ export class Program {
   }
 
   /** One forward through the whole program, one native call. */
-  forward(x: Tensor, t: Tensor | undefined, training: boolean, generator?: Generator): Tensor {
-    return new Tensor(native.programForward(this.native, x.native, t?.native, training, generator?.native));
+  forward(x: Tensor, t: Tensor | undefined, training: boolean, generator?: Generator, opts: ForwardOptions = {}): Tensor {
+    const compute = resolveComputeDtype(opts.computeDtype, x.device);
+    return new Tensor(native.programForward(this.native, x.native, t?.native, training, generator?.native, compute));
   }
 }

@@ -6,7 +6,7 @@ import { AttnBlock, Downsample, ModuleList, ResBlock, TimestepEmbedding, Upsampl
 import { Conv2d, GroupNorm } from './layers.js';
 import { Module, type StateDict } from './module.js';
 import { fromDiffusers, isDiffusersLayout } from './diffusers.js';
-import { Program, type BlockSpec, type Compilable, type InferenceOptions } from './program.js';
+import { Program, type BlockSpec, type Compilable, type ForwardOptions, type InferenceOptions } from './program.js';
 
 export interface UNetConfig {
   /** Image channels in. Default 3. */
@@ -186,10 +186,10 @@ export class UNet extends Module implements Compilable {
     super.dispose();
   }
 
-  /** ε̂(x_t, t), one native call. */
-  forward(x: Tensor, t: Tensor): Tensor {
+  /** ε̂(x_t, t), one native call; `computeDtype` 'bfloat16' = mixed precision (see ForwardOptions). */
+  forward(x: Tensor, t: Tensor, opts: ForwardOptions = {}): Tensor {
     this.#check(x, t);
-    return this.#program.forward(x, t, this.training, this.generator);
+    return this.#program.forward(x, t, this.training, this.generator, opts);
   }
 
   /** ε̂(x_t, t) computed on a worker thread (inference, no autograd): the event loop stays free. */

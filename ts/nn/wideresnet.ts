@@ -5,7 +5,7 @@ import * as F from './functional.js';
 import { WrnBlock, makeNorm, normSlots, type NormKind } from './blocks.js';
 import { BatchNorm2d, Conv2d, Linear, Sequential } from './layers.js';
 import { Module } from './module.js';
-import { Program, type BlockSpec, type Compilable, type InferenceOptions } from './program.js';
+import { Program, type BlockSpec, type Compilable, type ForwardOptions, type InferenceOptions } from './program.js';
 import { convSpec } from './unet.js';
 
 export interface WideResNetConfig {
@@ -131,10 +131,11 @@ export class WideResNet extends Module implements Compilable {
     visit(this);
   }
 
-  forward(x: Tensor): Tensor {
+  /** Logits, one native call; `computeDtype` 'bfloat16' = mixed precision (see ForwardOptions). */
+  forward(x: Tensor, opts: ForwardOptions = {}): Tensor {
     this.#check(x);
     this.#countBatchNorm();
-    return this.#program.forward(x, undefined, this.training, this.generator);
+    return this.#program.forward(x, undefined, this.training, this.generator, opts);
   }
 
   /** Logits computed on a worker thread (inference: eval-mode semantics, no autograd). */
@@ -147,10 +148,10 @@ export class WideResNet extends Module implements Compilable {
    * Penultimate features [N, C]: the globally pooled activations the classifier head reads (the
    * feature space of FD-FMNIST and KID). Same semantics as `forward`, without the head.
    */
-  features(x: Tensor): Tensor {
+  features(x: Tensor, opts: ForwardOptions = {}): Tensor {
     this.#check(x);
     this.#countBatchNorm();
-    return this.#featureProgram.forward(x, undefined, this.training, this.generator);
+    return this.#featureProgram.forward(x, undefined, this.training, this.generator, opts);
   }
 
   /** `features` on a worker thread (inference semantics, no autograd). */

@@ -57,7 +57,7 @@ export interface NativeBinding {
   NativeGenerator: new (seed?: number) => NativeGenerator;
   NativeProgram: new (blocks: object[]) => NativeProgram;
   // program.cc
-  programForward(p: NativeProgram, x: T, t: T | undefined, training: boolean, gen?: G): T;
+  programForward(p: NativeProgram, x: T, t: T | undefined, training: boolean, gen?: G, computeDtype?: string): T;
   programForwardAsync(p: NativeProgram, x: T, t: T | undefined, gen: G | undefined, computeDtype: string, jobOpts?: object): NativeJob;
   programReleaseCache(p: NativeProgram): void;
   // handle.cc
