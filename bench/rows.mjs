@@ -98,9 +98,10 @@ rows['ddpm256 b1 fwd'] = { ...modelRow({ preset: 'ddpm256', batch: 1, mode: 'fwd
 // forward plus the ancestral update. Twins: bench/ref/worker.py with bench/ref/diffusion.py.
 import { diffusion as D, train as T } from '../dist/index.js';
 
-function ddpmTrainRow(preset, batch, device = 'cpu') {
+function ddpmTrainRow(preset, batch, device = 'cpu', computeDtype = 'float32', ref = undefined) {
   return {
     group: 'ddpm',
+    ref,
     setup() {
       const model = randomize(nn.modelFromPreset(preset), 1).to(device);
       model.train();
@@ -112,7 +113,7 @@ function ddpmTrainRow(preset, batch, device = 'cpu') {
     },
     step({ model, x0, opt, ema, d, gen }) {
       tidy(() => {
-        const { loss } = d.trainingLoss(model, x0, gen);
+        const { loss } = d.trainingLoss(model, x0, gen, { computeDtype });
         opt.zeroGrad();
         loss.backward();
         T.clipGradNorm(opt.params, 1);
@@ -152,6 +153,9 @@ function ddpmSampleStepRow(preset, batch) {
 }
 
 rows['ddpm train step ddpmCifar10 b8'] = { ...ddpmTrainRow('ddpmCifar10', 8), group: 'ddpm speed' };
+// Mixed-precision training (bf16 forward/backward, float32 master weights, Adam and EMA).
+rows['ddpm train step ddpmCifar10 b8 bf16 vs PyTorch fp32'] = { ...ddpmTrainRow('ddpmCifar10', 8, 'cpu', 'bfloat16', 'ddpm train step ddpmCifar10 b8'), group: 'speed' };
+rows['ddpm train step ddpmCifar10 b8 bf16 vs PyTorch bf16-autocast'] = { ...ddpmTrainRow('ddpmCifar10', 8, 'cpu', 'bfloat16', 'ddpm train step ddpmCifar10 b8 bf16-autocast'), group: 'speed' };
 rows['ddpm train step ddpmTiny b64'] = ddpmTrainRow('ddpmTiny', 64);
 rows['ddpm sample step ddpmCifar10 b8'] = ddpmSampleStepRow('ddpmCifar10', 8);
 // The full reverse process (1000 steps, the native loop on a worker thread) against a Python loop.
@@ -220,8 +224,8 @@ function jemTrainRow(preset, batch, device = 'cpu', computeDtype = 'float32', re
       buffer.update(s.indices, xq);
       if (x0 !== s.x) x0.dispose();
       tidy(() => {
-        const e = J.energyFromLogits(model.forward(cat([xd, xq])));
-        const loss = nn.F.crossEntropy(model.forward(xl), yl).add(e.slice(0, 0, batch).mean().sub(e.slice(0, batch).mean()));
+        const e = J.energyFromLogits(model.forward(cat([xd, xq]), { computeDtype }));
+        const loss = nn.F.crossEntropy(model.forward(xl, { computeDtype }), yl).add(e.slice(0, 0, batch).mean().sub(e.slice(0, batch).mean()));
         opt.zeroGrad();
         loss.backward();
         opt.step();
@@ -240,8 +244,8 @@ function jemTrainRow(preset, batch, device = 'cpu', computeDtype = 'float32', re
 
 rows['jem train step wrn10-2 b64'] = jemTrainRow('wrn10-2', 64);
 rows['jem train step wrn28-10 b8'] = { ...jemTrainRow('wrn28-10', 8), group: 'jem speed' };
-// The SGLD chains in bf16 compute (the loss and its backward stay float32), against PyTorch float32
-// and against PyTorch's bf16 autocast around the energy.
+// bf16 compute (the SGLD chains; in the training step also the loss's forward and backward, with
+// float32 weights, Adam and loss), against PyTorch float32 and against PyTorch's bf16 autocast.
 for (const [name, row] of [
   ['jem sgld step wrn28-10 b8', (ref) => sgldRow('wrn28-10', 8, 'bfloat16', ref)],
   ['jem train step wrn28-10 b8', (ref) => jemTrainRow('wrn28-10', 8, 'cpu', 'bfloat16', ref)],
@@ -307,3 +311,10 @@ speedRows('speed-cuda', 256, 100);
 const synced = (row) => ({ ...row, step: (st) => (row.step(st), synchronize()) });
 rows['ddpm train step ddpmCifar10 b128'] = { ...synced(ddpmTrainRow('ddpmCifar10', 128, DEVICE)), group: 'speed-cuda' };
 rows['jem train step wrn28-10 b64'] = { ...synced(jemTrainRow('wrn28-10', 64, DEVICE)), group: 'speed-cuda' };
+for (const [name, row] of [
+  ['ddpm train step ddpmCifar10 b128', (ref) => ddpmTrainRow('ddpmCifar10', 128, DEVICE, 'bfloat16', ref)],
+  ['jem train step wrn28-10 b64', (ref) => jemTrainRow('wrn28-10', 64, DEVICE, 'bfloat16', ref)],
+]) {
+  rows[`${name} bf16 vs PyTorch fp32`] = { ...synced(row(name)), group: 'speed-cuda' };
+  rows[`${name} bf16 vs PyTorch bf16-autocast`] = { ...synced(row(`${name} bf16-autocast`)), group: 'speed-cuda' };
+}

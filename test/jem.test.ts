@@ -250,6 +250,21 @@ t.test('trainer: records, validation, checkpoints carry the buffer, resume is ex
   for await (const r of jem.trainJem(c, { ...opts, steps: 40, evalEvery: 0, sampleEvery: 0, flip: false, cropPad: 0, pxWeight: 0 })) ce.push(r.terms.ce);
   const mean = (xs: number[]) => xs.reduce((p, q) => p + q, 0) / xs.length;
   t.ok(mean(ce.slice(-10)) < 0.6 * mean(ce.slice(0, 5)), `cross-entropy falls: first 5 ${mean(ce.slice(0, 5)).toFixed(3)} → last 10 ${mean(ce.slice(-10)).toFixed(3)}`);
+  // Mixed precision (bf16 forward/backward, float32 weights and Adam) follows the float32 run.
+  const c16 = smallWrn(1);
+  const ce16: number[] = [];
+  for await (const r of jem.trainJem(c16, { ...opts, steps: 40, evalEvery: 0, sampleEvery: 0, flip: false, cropPad: 0, pxWeight: 0, computeDtype: 'bfloat16' })) ce16.push(r.terms.ce);
+  const rel0 = Math.abs(ce16[0] - ce[0]) / ce[0];
+  t.ok(rel0 > 0 && rel0 < 0.02, `bf16 step 1 CE ${ce16[0].toFixed(5)} vs ${ce[0].toFixed(5)} in float32 (bf16 ran, and is close)`);
+  t.ok(Math.abs(mean(ce16.slice(-10)) - mean(ce.slice(-10))) < 0.25 * mean(ce.slice(0, 5)), `bf16 CE falls alike: last 10 ${mean(ce16.slice(-10)).toFixed(3)} vs ${mean(ce.slice(-10)).toFixed(3)}`);
+  t.ok(c16.parameters().every((p) => p.dtype === 'float32'), 'the master weights stay float32');
+  const full16: jem.JemStepRecord[] = [];
+  for await (const r of jem.trainJem(smallWrn(2), { ...opts, steps: 3, evalEvery: 0, sampleEvery: 0, computeDtype: 'bfloat16', sgldComputeDtype: 'bfloat16', dir: join(dir, 'bf16') })) full16.push(r);
+  t.ok(full16.every((r) => Number.isFinite(r.loss) && Number.isFinite(r.terms.lpx)), 'a whole JEM step in bf16 (SGLD and loss) runs');
+  t.match(JSON.parse(readFileSync(join(dir, 'bf16', 'config.json'), 'utf8')), { computeDtype: 'bfloat16', sgldComputeDtype: 'bfloat16' }, 'config.json records both dtypes');
+  await t.rejects(async () => {
+    for await (const r of jem.trainJem(eagerView(smallWrn()), { ...opts, steps: 1, computeDtype: 'bfloat16' })) void r;
+  }, /computeDtype 'bfloat16' needs a WideResNet/, 'bf16 needs the compiled WideResNet');
   t.same(jem.jemRecipe('wrn28-10').bufferSize, 10000, 'official buffer 10,000');
   t.same(jem.jemRecipe('wrn28-10').warmup, 1000, 'official warmup 1,000');
   t.equal(jem.jemRecipe('wrn10-2').bufferSize, 2000, 'CPU preset: smaller buffer');
@@ -356,8 +371,9 @@ t.test('CLI: jem train → eval → sample, help, one-line errors', async (t) =>
   t.match(cli('train', '--out', join(dir, 'x'), '--steps', '1', '--preset', 'ddpmTiny').stderr, /must be a Wide-ResNet preset/);
   t.match(cli('train', '--out', join(dir, 'x'), '--steps', '1', '--guard', 'pray').stderr, /--guard must be one of stop, rollback/);
   const run = join(dir, 'cli');
-  const tr = cli('train', '--out', run, '--steps', '2', '--batch', '8', '--valid', '100', '--sgld-steps', '2', '--buffer', '100', '--eval-every', '2', '--threads', '1', '--exclude-classes', '8,9');
+  const tr = cli('train', '--out', run, '--steps', '2', '--batch', '8', '--valid', '100', '--sgld-steps', '2', '--buffer', '100', '--eval-every', '2', '--threads', '1', '--exclude-classes', '8,9', '--compute-dtype', 'bfloat16');
   t.equal(tr.status, 0, `train ran ${tr.stderr.slice(-300)}`);
+  t.match(JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')), { computeDtype: 'bfloat16', sgldComputeDtype: 'bfloat16' }, '--compute-dtype sets the chains and the loss');
   const ev = cli('eval', join(run, 'best.safetensors'), '--count', '64', '--ood', 'uniform,interp,heldout', '--pgd-count', '16', '--pgd-steps', '2', '--pgd-eps', '0,0.1', '--json');
   t.equal(ev.status, 0, `eval ran ${ev.stderr.slice(-300)}`);
   const report = JSON.parse(readFileSync(join(run, 'eval.json'), 'utf8'));

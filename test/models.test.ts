@@ -129,7 +129,7 @@ t.test('parity with the PyTorch reference (forward, input and parameter gradient
       before.set('input.x', x);
       if (isUnet) before.set('input.t', time);
       before.set('input.upstream', upstream);
-      const mixed = pc.computeDtype ? { computeDtype: pc.computeDtype, grads: 'true' } : {};
+      const mixed: Record<string, string> = pc.computeDtype ? { computeDtype: pc.computeDtype, grads: 'true' } : {};
       await io.writeSafetensors(src, before, { kind: isUnet ? 'unet' : 'wrn', config: JSON.stringify(m.config), training: String(pc.training ?? false), ...mixed });
       const r = spawnSync(PYTHON, ['bench/ref/models.py', 'parity', src, dst], { encoding: 'utf8' });
       t.equal(r.status, 0, `reference ran ${r.stderr.slice(-800)}`);

@@ -134,22 +134,48 @@ ROWS['ddpmSmall b64 fwd'] = model_row('ddpmSmall', 64, 'fwd')
 ROWS['ddpmSmall b64 fwd+bwd'] = model_row('ddpmSmall', 64, 'fwd+bwd')
 ROWS['ddpm256 b1 fwd'] = model_row('ddpm256', 1, 'fwd')
 
+# ---- bf16 autocast, the way a PyTorch user runs mixed precision ---------------------------------
+def autocast_ready(m):
+    """PyTorch 1.13's CPU autocast leaves group_norm out of its lists, so a bf16 activation meets
+    float32 GroupNorm weights and fails; PyTorch 2.x runs group_norm in float32 under autocast.
+    Casting the GroupNorm inputs to float32 gives 1.13 that 2.x behaviour."""
+    for mod in m.modules():
+        if isinstance(mod, torch.nn.GroupNorm) and 'forward' not in vars(mod):  # once per module
+            forward = type(mod).forward
+            mod.forward = types.MethodType(lambda self, x, f=forward: f(self, x.float()), mod)
+    return m
+
+
+class Autocast(torch.nn.Module):
+    """A model run under bf16 autocast, returning float32 (energies and losses are taken in float32).
+    Under autograd its backward runs in bf16 too, with float32 gradients on the float32 weights."""
+    def __init__(self, m):
+        super().__init__()
+        self.m = autocast_ready(m)
+
+    def forward(self, *a):
+        with torch.autocast(DEVICE.split(':')[0], dtype=torch.bfloat16):
+            return self.m(*a).float()
+
+
 # ---- DDPM: a whole training step and sampling (twins of bench/rows.mjs) ----------------------
 import diffusion as D  # noqa: E402
 
 
-def ddpm_train_row(preset, batch, device='cpu'):
+def ddpm_train_row(preset, batch, device='cpu', autocast=False):
+    """autocast: the model's forward (and so its backward) under bf16 autocast, the loss, Adam and
+    the EMA in float32: the usual mixed-precision recipe."""
     def setup():
         m, cfg = randomized(preset)
         m.to(device).train()
         x0 = torch.randn(batch, cfg['inChannels'], cfg['resolution'], cfg['resolution'], generator=g).clamp(-1, 1).to(device)
         opt = torch.optim.Adam(m.parameters(), lr=2e-4)
         shadow = {k: v.detach().clone() for k, v in m.state_dict().items()}
-        return m, x0, opt, shadow, D.Diffusion(D.betas()), torch.Generator().manual_seed(3)
+        return m, Autocast(m) if autocast else m, x0, opt, shadow, D.Diffusion(D.betas()), torch.Generator().manual_seed(3)
 
     def step(state):
-        m, x0, opt, shadow, d, gen = state
-        loss, _ = d.loss(m, x0, gen)
+        m, fwd, x0, opt, shadow, d, gen = state
+        loss, _ = d.loss(fwd, x0, gen)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
@@ -196,22 +222,12 @@ def ddpm_loop_row(preset, batch):
 
 ROWS['ddpm train step ddpmCifar10 b8'] = ddpm_train_row('ddpmCifar10', 8)
 ROWS['ddpm train step ddpmTiny b64'] = ddpm_train_row('ddpmTiny', 64)
+ROWS['ddpm train step ddpmCifar10 b8 bf16-autocast'] = ddpm_train_row('ddpmCifar10', 8, autocast=True)
 ROWS['ddpm sample step ddpmCifar10 b8'] = ddpm_sample_step_row('ddpmCifar10', 8)
 ROWS['ddpm ancestral 1000 steps ddpmTiny b8'] = ddpm_loop_row('ddpmTiny', 8)
 
 # ---- JEM: an SGLD step and a whole training step (twins of bench/rows.mjs) --------------------
 import jem as J  # noqa: E402
-
-
-class Autocast(torch.nn.Module):
-    """A model run under bf16 autocast, returning float32 (the SGLD energy is taken in float32)."""
-    def __init__(self, m):
-        super().__init__()
-        self.m = autocast_ready(m)
-
-    def forward(self, *a):
-        with torch.autocast(DEVICE.split(':')[0], dtype=torch.bfloat16):
-            return self.m(*a).float()
 
 
 def sgld_row(preset, batch, autocast=False):
@@ -240,11 +256,12 @@ def jem_train_row(preset, batch, device='cpu', autocast=False):
     def step(state):
         m, xd, xl, yl, buf, opt, gen = state
         x0, inds = J.buffer_sample(buf, batch, 0.05, gen)
-        xq = J.sgld(Autocast(m) if autocast else m, x0.to(device), 20, 1.0, 0.01, gen)
+        fwd = Autocast(m) if autocast else m  # autocast: the chains and the loss's forward/backward
+        xq = J.sgld(fwd, x0.to(device), 20, 1.0, 0.01, gen)
         buf[inds] = xq.cpu()
         m.train()
-        e = -m(torch.cat([xd, xq])).logsumexp(1)
-        loss = F.cross_entropy(m(xl), yl) + (e[:batch].mean() - e[batch:].mean())
+        e = -fwd(torch.cat([xd, xq])).logsumexp(1)
+        loss = F.cross_entropy(fwd(xl), yl) + (e[:batch].mean() - e[batch:].mean())
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -281,17 +298,6 @@ ROWS['fid inception b8 features'] = fid_row(8)
 
 
 # ---- Speed: ten ancestral steps of ddpmCifar10 (a T = 10 schedule), float32 and bf16 autocast ----
-def autocast_ready(m):
-    """PyTorch 1.13's CPU autocast leaves group_norm out of its lists, so a bf16 activation meets
-    float32 GroupNorm weights and fails; PyTorch 2.x runs group_norm in float32 under autocast.
-    Casting the GroupNorm inputs to float32 gives 1.13 that 2.x behaviour."""
-    for mod in m.modules():
-        if isinstance(mod, torch.nn.GroupNorm):
-            forward = type(mod).forward
-            mod.forward = types.MethodType(lambda self, x, f=forward: f(self, x.float()), mod)
-    return m
-
-
 def sample_row(preset, batch, T, autocast):
     def setup():
         m, cfg = randomized(preset)
@@ -314,7 +320,9 @@ for _b, _t in ((8, 10), (256, 100)):
     ROWS[f'sample {_t} ancestral steps ddpmCifar10 b{_b} fp32'] = sample_row('ddpmCifar10', _b, _t, False)
     ROWS[f'sample {_t} ancestral steps ddpmCifar10 b{_b} bf16-autocast'] = sample_row('ddpmCifar10', _b, _t, True)
 ROWS['ddpm train step ddpmCifar10 b128'] = ddpm_train_row('ddpmCifar10', 128, DEVICE)
+ROWS['ddpm train step ddpmCifar10 b128 bf16-autocast'] = ddpm_train_row('ddpmCifar10', 128, DEVICE, autocast=True)
 ROWS['jem train step wrn28-10 b64'] = jem_train_row('wrn28-10', 64, DEVICE)
+ROWS['jem train step wrn28-10 b64 bf16-autocast'] = jem_train_row('wrn28-10', 64, DEVICE, autocast=True)
 
 
 def run(name, iters, warmup, min_ms=0):

@@ -32,6 +32,8 @@ train: trains a DDPM U-Net with L_simple (checkpoints, log.jsonl, loss curve dat
   --schedule linear|cosine, --timesteps N, --variance fixedlarge|fixedsmall
   --seed N              drives init, data order, flips, noise, grids (default 0)
   --device cpu|cuda     (default cpu)
+  --compute-dtype float32|bfloat16|auto  mixed precision: the U-Net's forward and backward in bf16,
+                        weights, Adam, EMA and loss in float32 (~2.6× faster on AVX512-BF16 CPUs)
   --eval-every N        validation loss on 1024 test images (default 500; 0 = off)
   --checkpoint-every N  (default 1000); --sample-every N DDIM grids (default: checkpoint-every)
   --threads N           CPU threads (default: libtorch's choice, ${getNumThreads()} here)
@@ -101,6 +103,7 @@ async function train(argv: string[], log: Log, signal: AbortSignal): Promise<num
       'eval-every': { type: 'string' },
       'checkpoint-every': { type: 'string' },
       'sample-every': { type: 'string' },
+      'compute-dtype': { type: 'string' },
     },
   });
   void positionals;
@@ -110,6 +113,7 @@ async function train(argv: string[], log: Log, signal: AbortSignal): Promise<num
   if (!steps) throw new RangeError('ddpm train: --steps N is required');
   threads(v.threads);
   const dev = device(v.device);
+  const computeDtype = resolveComputeDtype(oneOf(v['compute-dtype'], 'compute-dtype', ['float32', 'bfloat16', 'auto'] as const), dev);
   const seed = num(v.seed, 'seed', { int: true, min: 0 }) ?? 0;
   let cfg: RunConfig = {};
   if (v.config) {
@@ -150,7 +154,7 @@ async function train(argv: string[], log: Log, signal: AbortSignal): Promise<num
   if (evalEvery > 0 && !dataSpec.startsWith('images:')) valid = await openDataset(dataSpec, 'test');
   if (dev !== 'cpu') model.to(dev);
   const resuming = !!v.resume && existsSync(join(v.out, 'latest.safetensors'));
-  log(`ddpm train: ${presetName ?? 'custom U-Net'} (${model.parameterCount().toLocaleString('en')} parameters) on ${trainSet.name} (${trainSet.size} images), ${steps} steps, batch ${recipe.batchSize}, lr ${recipe.lr}, ${getNumThreads()} thread(s), ${dev}${resuming ? ', resuming' : ''}\n`);
+  log(`ddpm train: ${presetName ?? 'custom U-Net'} (${model.parameterCount().toLocaleString('en')} parameters) on ${trainSet.name} (${trainSet.size} images), ${steps} steps, batch ${recipe.batchSize}, lr ${recipe.lr}, ${getNumThreads()} thread(s), ${dev}, ${computeDtype}${resuming ? ', resuming' : ''}\n`);
   const bar = progressLine('train');
   const t0 = performance.now();
   let last;
@@ -163,6 +167,7 @@ async function train(argv: string[], log: Log, signal: AbortSignal): Promise<num
     dir: v.out,
     resume: !!v.resume,
     device: dev,
+    computeDtype,
     evalEvery,
     checkpointEvery: num(v['checkpoint-every'], 'checkpoint-every', { int: true, min: 1 }),
     sampleEvery: num(v['sample-every'], 'sample-every', { int: true, min: 0 }),

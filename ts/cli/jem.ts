@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Generator, cat, full, getNumThreads, noGrad, rand, resolveComputeDtype, tidy, type Tensor } from '../tensor/index.js';
+import { Generator, cat, full, getNumThreads, noGrad, rand, resolveComputeDtype, tidy, type ComputeDtype, type Tensor } from '../tensor/index.js';
 import { openDataset, DATA_SPECS } from '../data/spec.js';
 import { savePngGrid } from '../data/png.js';
 import type { ImageDataset } from '../data/dataset.js';
@@ -28,8 +28,8 @@ train: JEM (CE + p(x) through SGLD from a replay buffer) on a Wide-ResNet
   --valid N             images held out for validation / the best checkpoint (default 5000)
   --steps N             total steps (required)
   --batch N, --lr X, --warmup N, --buffer N, --reinit X, --sgld-steps N, --sgld-step X,
-  --sgld-noise X, --compute-dtype float32|bfloat16|auto (the SGLD chains; ~2× faster in bf16 on
-  AVX512-BF16 CPUs), --noise X (data noise σ), --px-weight X (0 = the CE baseline), --ce-weight X,
+  --sgld-noise X, --compute-dtype float32|bfloat16|auto (mixed precision for the SGLD chains and the
+  loss's forward/backward, float32 weights and Adam; ~2× faster in bf16 on AVX512-BF16 CPUs), --noise X (data noise σ), --px-weight X (0 = the CE baseline), --ce-weight X,
   --energy-l2 X, --class-cond, --no-flip, --crop N
                         override the preset's recipe (see jemRecipe)
   --exclude-classes L   train without these classes (e.g. 8,9) for the held-out-class OOD test
@@ -99,7 +99,7 @@ async function train(argv: string[], log: Log, signal: AbortSignal): Promise<num
     ...o('sgld-step', 'sgldStepSize'), ...o('sgld-noise', 'sgldNoise', { min: 0 }), ...o('noise', 'dataNoise', { min: 0 }), ...o('px-weight', 'pxWeight'),
     ...o('ce-weight', 'ceWeight'), ...o('energy-l2', 'energyL2', { min: 0 }), ...o('crop', 'cropPad', { int: true, min: 0 }),
     ...(v['class-cond'] ? { classCond: true } : {}), ...(v['no-flip'] ? { flip: false } : {}),
-    ...(v['compute-dtype'] ? { sgldComputeDtype: resolveComputeDtype(oneOf(v['compute-dtype'], 'compute-dtype', ['float32', 'bfloat16', 'auto'] as const), dev) } : {}),
+    ...(v['compute-dtype'] ? mixedPrecision(resolveComputeDtype(oneOf(v['compute-dtype'], 'compute-dtype', ['float32', 'bfloat16', 'auto'] as const), dev)) : {}),
   };
   const dataSpec = v.data ?? 'fashion-mnist';
   const model = wideResNet(preset as PresetName, { generator: new Generator(streamSeed(seed, 'init')) });
@@ -112,7 +112,7 @@ async function train(argv: string[], log: Log, signal: AbortSignal): Promise<num
   const [trainSet, valid] = nValid > 0 ? all.split(nValid, new Generator(streamSeed(seed, 'split'))) : [all, undefined];
   if (dev !== 'cpu') model.to(dev);
   const guard = oneOf(v.guard, 'guard', ['stop', 'rollback'] as const) ?? 'stop';
-  log(`jem train: ${preset} (${model.parameterCount().toLocaleString('en')} parameters) on ${trainSet.name} (${trainSet.size} train / ${valid?.size ?? 0} valid), ${steps} steps, batch ${recipe.batchSize}, lr ${recipe.lr}, ${recipe.pxWeight === 0 ? 'CE only (no p(x) term)' : `SGLD ${recipe.sgldSteps} steps (${recipe.sgldComputeDtype}), buffer ${recipe.bufferSize}`}, ${getNumThreads()} thread(s)\n`);
+  log(`jem train: ${preset} (${model.parameterCount().toLocaleString('en')} parameters) on ${trainSet.name} (${trainSet.size} train / ${valid?.size ?? 0} valid), ${steps} steps, batch ${recipe.batchSize}, lr ${recipe.lr}, ${recipe.computeDtype}, ${recipe.pxWeight === 0 ? 'CE only (no p(x) term)' : `SGLD ${recipe.sgldSteps} steps (${recipe.sgldComputeDtype}), buffer ${recipe.bufferSize}`}, ${getNumThreads()} thread(s)\n`);
   const bar = progressLine('train', process.stderr, 25);
   const t0 = performance.now();
   for await (const r of trainJem(model, {
@@ -136,6 +136,11 @@ async function train(argv: string[], log: Log, signal: AbortSignal): Promise<num
 }
 
 const OOD_BUILTIN = ['uniform', 'gaussian', 'interp', 'inverted', 'vflip'] as const;
+
+/** --compute-dtype: the whole step (SGLD chains and the loss) in one dtype. */
+function mixedPrecision(d: ComputeDtype): Pick<JemRecipe, 'computeDtype' | 'sgldComputeDtype'> {
+  return { computeDtype: d, sgldComputeDtype: d };
+}
 
 function classList(v: string | undefined, name: string): number[] | undefined {
   if (v === undefined) return undefined;
