@@ -101,3 +101,22 @@ test('a training step (forward, backward, Adam) runs on the device and changes t
   assert.ok(Number.isFinite(loss));
   assert.notDeepEqual(Array.from(m.parameters()[0].cpu().toFloat32Array()), Array.from(before));
 });
+
+test('mixed-precision training (bf16 compute) on the device: float32 gradients near the CPU float32 ones', () => {
+  const cpu = randomize(nn.unet('ddpmTiny'), 9);
+  const onDev = randomize(nn.unet('ddpmTiny'), 9).to(dev);
+  const x = randn([8, 1, 32, 32], { generator: new Generator(10) });
+  const t = full([8], 300, { dtype: 'int64' });
+  const gradOf = (m, xx, tt, computeDtype) =>
+    tidy(() => {
+      for (const p of m.parameters()) p.grad = undefined;
+      m.forward(xx, tt, { computeDtype }).square().mean().backward();
+      return m.parameters().map((p) => p.grad.cpu());
+    });
+  const want = gradOf(cpu, x, t, 'float32');
+  const got = timed(`ddpmTiny b8 bf16 forward+backward on ${dev}`, () => gradOf(onDev, x.to(dev), t.to(dev), 'bfloat16'));
+  assert.ok(got.every((g) => g.dtype === 'float32'), 'float32 gradients on the float32 weights');
+  const worst = Math.max(...got.map((g, i) => relDiff(g, want[i])).filter(Number.isFinite));
+  console.log(`worst parameter-gradient rel diff bf16 vs float32: ${worst.toExponential(2)}`);
+  assert.ok(worst < 0.1, `worst rel diff ${worst}`);
+});
