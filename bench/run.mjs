@@ -44,14 +44,28 @@ class Worker {
     this.proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'], env });
     this.lines = createInterface({ input: this.proc.stdout });
     this.waiting = [];
-    this.lines.on('line', (l) => this.waiting.shift()?.(l));
+    this.dead = undefined;
+    this.lines.on('line', (l) => this.waiting.shift()?.line(l));
+    // A worker that dies (a failed import, a crash) fails the pending request instead of hanging
+    // the run until an outer timeout.
+    const die = (why) => {
+      this.dead = new Error(`${this.name} worker ${why}`);
+      for (const w of this.waiting.splice(0)) w.fail(this.dead);
+    };
+    this.proc.on('error', (e) => die(`could not start: ${e.message}`));
+    this.proc.stdin.on('error', () => {}); // EPIPE after a death: the exit handler reports it
+    this.proc.on('exit', (code, signal) => die(`exited (${signal ?? `code ${code}`})`));
   }
   ask(msg) {
     return new Promise((resolve, reject) => {
-      this.waiting.push((l) => {
-        const r = JSON.parse(l);
-        if (r.error) reject(new Error(`${this.name}: ${r.error}`));
-        else resolve(r);
+      if (this.dead) return reject(this.dead);
+      this.waiting.push({
+        line: (l) => {
+          const r = JSON.parse(l);
+          if (r.error) reject(new Error(`${this.name}: ${r.error}`));
+          else resolve(r);
+        },
+        fail: reject,
       });
       this.proc.stdin.write(JSON.stringify(msg) + '\n');
     });

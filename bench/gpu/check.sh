@@ -31,11 +31,16 @@ fi
 export LANGEVIN_ADDON="$PWD/$build/langevin.node"
 "$node" dist/cli/main.js info --json > "$out/info.json" 2>&1 && log "info: $(tr -d '\n ' < "$out/info.json" | cut -c1-200)"
 "$node" --test --test-reporter=spec bench/gpu/smoke.test.mjs > "$out/smoke.log" 2>&1
-log "smoke tests exit $? ($(grep -cE '^\s*✔' "$out/smoke.log") passed, $(grep -cE '^\s*✖' "$out/smoke.log") failed; $out/smoke.log)"
-python=${PYTHON:-python3}
+log "smoke tests exit $? ($(sed -nE 's/^ℹ pass ([0-9]+)/\1/p' "$out/smoke.log") passed, $(sed -nE 's/^ℹ fail ([0-9]+)/\1/p' "$out/smoke.log") failed; $out/smoke.log)"
+# The first python with torch (the GPU machine's python3; Debian's /usr/bin/python3 on a dry run).
+python=${PYTHON:-}
+if [ -z "$python" ]; then
+  for p in python3 /usr/bin/python3; do "$p" -c 'import torch' 2>/dev/null && { python=$p; break; }; done
+fi
+python=${python:-python3}
 # On CUDA the speed table's GPU rows; on a CPU dry run one CPU row, one pair (it checks the plumbing).
 if grep -q '"cudaAvailable": *true' "$out/info.json"; then
-  device=cuda rows=${BENCH_ROWS:-speed-cuda} pairs=${BENCH_PAIRS:-3}
+  device=cuda rows=${BENCH_ROWS:-speed-cuda} pairs=${BENCH_PAIRS:-2}  # 10 rows: ~5 min on an H200 (estimate)
 else
   device=cpu rows=${BENCH_ROWS:-sample 10 ancestral steps ddpmCifar10 b8 bf16 vs PyTorch fp32} pairs=${BENCH_PAIRS:-1}
 fi

@@ -116,7 +116,19 @@ test('mixed-precision training (bf16 compute) on the device: float32 gradients n
   const want = gradOf(cpu, x, t, 'float32');
   const got = timed(`ddpmTiny b8 bf16 forward+backward on ${dev}`, () => gradOf(onDev, x.to(dev), t.to(dev), 'bfloat16'));
   assert.ok(got.every((g) => g.dtype === 'float32'), 'float32 gradients on the float32 weights');
-  const worst = Math.max(...got.map((g, i) => relDiff(g, want[i])).filter(Number.isFinite));
-  console.log(`worst parameter-gradient rel diff bf16 vs float32: ${worst.toExponential(2)}`);
-  assert.ok(worst < 0.1, `worst rel diff ${worst}`);
+  // Over all parameters at once: a few gradients are ~0 in exact arithmetic (a conv bias before
+  // GroupNorm), so per-tensor relative errors would compare rounding noise with rounding noise.
+  let num = 0;
+  let den = 0;
+  for (const [i, g] of got.entries()) {
+    const a = g.toFloat32Array();
+    const b = want[i].toFloat32Array();
+    for (let k = 0; k < a.length; k++) {
+      num += (a[k] - b[k]) ** 2;
+      den += b[k] ** 2;
+    }
+  }
+  const rel = Math.sqrt(num / den);
+  console.log(`parameter gradients, bf16 on ${dev} vs float32 on the CPU: relative L2 error ${rel.toExponential(2)}`);
+  assert.ok(rel > 0 && rel < 0.05, `relative L2 error ${rel}`);
 });
