@@ -4,11 +4,8 @@
 # 2,000 test images, and per-pixel differences between same-seed pairs. Results in
 # artifacts/ddpm-fmnist-tiny/bf16-equivalence.jsonl.
 #   bash scripts/experiments/bf16-equivalence.sh [threads]
-set -euo pipefail
-cd "$(dirname "$0")/../.."
+source "$(dirname "$0")/common.sh"
 threads=${1:-2}
-cli="node dist/cli/main.js"
-compact="node -e process.stdout.write(JSON.stringify(JSON.parse(require('fs').readFileSync(0,'utf8'))))"
 art=artifacts/ddpm-fmnist-tiny
 out=$art/bf16-equivalence.jsonl
 mkdir -p runs

@@ -5,11 +5,8 @@
 # 2,000 DDIM-50 samples of its EMA weights (float32 sampling, seed 0) scored with FD-FMNIST and KID
 # like the float32 model's in bf16-equivalence.jsonl. Results: artifacts/ddpm-fmnist-tiny/bf16-training.json.
 #   bash scripts/experiments/bf16-training.sh [threads]
-set -euo pipefail
-cd "$(dirname "$0")/../.."
+source "$(dirname "$0")/common.sh"
 threads=${1:-2}
-cli="node dist/cli/main.js"
-compact="node -e process.stdout.write(JSON.stringify(JSON.parse(require('fs').readFileSync(0,'utf8'))))"
 art=artifacts/ddpm-fmnist-tiny
 run=runs/fmnist-tiny-bf16-s0
 mkdir -p runs
