@@ -283,11 +283,11 @@ import { synchronize } from '../dist/index.js';
 
 const DEVICE = process.env.LANGEVIN_BENCH_DEVICE ?? 'cpu';
 
-function sampleRow(preset, batch, T, computeDtype, ref) {
+function sampleRow(preset, batch, T, computeDtype, ref, memoryFormat = 'contiguous') {
   return {
     ref,
     setup() {
-      return { model: randomize(nn.modelFromPreset(preset), 1).to(DEVICE), d: new D.GaussianDiffusion({ timesteps: T }) };
+      return { model: randomize(nn.modelFromPreset(preset), 1).to({ device: DEVICE, memoryFormat }), d: new D.GaussianDiffusion({ timesteps: T }) };
     },
     async step({ model, d }) {
       const r = await D.sample(model, d, { count: batch, sampler: 'ancestral', seed: 5, computeDtype, device: DEVICE });
@@ -305,6 +305,10 @@ function speedRows(group, batch, T) {
   rows[`${name} fp32`] = { ...sampleRow('ddpmCifar10', batch, T, 'float32'), group };
   rows[`${name} bf16 vs PyTorch fp32`] = { ...sampleRow('ddpmCifar10', batch, T, 'bfloat16', `${name} fp32`), group };
   rows[`${name} bf16 vs PyTorch bf16-autocast`] = { ...sampleRow('ddpmCifar10', batch, T, 'bfloat16', `${name} bf16-autocast`), group };
+  // Both sides channels-last (model.to(memory_format=torch.channels_last) and NHWC inputs).
+  rows[`${name} fp32 channels-last`] = { ...sampleRow('ddpmCifar10', batch, T, 'float32', undefined, 'channelsLast'), group };
+  rows[`${name} bf16 channels-last vs PyTorch fp32 channels-last`] = { ...sampleRow('ddpmCifar10', batch, T, 'bfloat16', `${name} fp32 channels-last`, 'channelsLast'), group };
+  rows[`${name} bf16 channels-last vs PyTorch bf16-autocast channels-last`] = { ...sampleRow('ddpmCifar10', batch, T, 'bfloat16', `${name} bf16-autocast channels-last`, 'channelsLast'), group };
 }
 speedRows('speed', 8, 10);
 speedRows('speed-cuda', 256, 100);

@@ -150,9 +150,26 @@ std::vector<ResolvedBlock> Resolve(Napi::Env env, const ProgramHandle& p, bool t
   return out;
 }
 
+namespace {
+
+// A model placed channels-last (Module.to({ memoryFormat })) has NHWC-strided convolution weights;
+// the first one whose layout tells (more than one input channel and a spatial extent: a 1×1 kernel
+// or a single input channel is contiguous in both formats) decides.
+bool ChannelsLast(const std::vector<ResolvedBlock>& blocks) {
+  for (const auto& r : blocks)
+    for (const auto& w : r.t)
+      if (w.defined() && w.dim() == 4 && w.size(1) > 1 && w.size(2) * w.size(3) > 1) return !w.is_contiguous() && w.is_contiguous(at::MemoryFormat::ChannelsLast);
+  return false;
+}
+
+}  // namespace
+
 at::Tensor RunProgram(const std::vector<ResolvedBlock>& blocks, const at::Tensor& x, const c10::optional<at::Tensor>& t, bool training,
                       at::Generator& gen) {
-  at::Tensor h = x, temb;
+  // Channels-last models get their input in that layout (every op then keeps it) and hand back a
+  // contiguous output, so callers never see the difference but in speed.
+  const bool channelsLast = ChannelsLast(blocks);
+  at::Tensor h = channelsLast ? x.contiguous(at::MemoryFormat::ChannelsLast) : x, temb;
   std::vector<at::Tensor> skips;
   for (size_t i = 0; i < blocks.size(); ++i) {
     const Block& b = *blocks[i].block;
@@ -226,7 +243,7 @@ at::Tensor RunProgram(const std::vector<ResolvedBlock>& blocks, const at::Tensor
     if (b.pushAfter) skips.push_back(h);
   }
   if (!skips.empty()) ThrowPlain("program: " + std::to_string(skips.size()) + " skip(s) left on the stack", "ERR_PROGRAM");
-  return h.to(x.scalar_type());  // the compute dtype stays inside
+  return h.to(x.scalar_type()).contiguous();  // the compute dtype and the layout stay inside
 }
 
 namespace {

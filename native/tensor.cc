@@ -149,12 +149,32 @@ LANGEVIN_BINDING(Detach) {
   return Guard(info, [&]() -> Napi::Value { return WrapTensor(info.Env(), ArgTensor(info, 0, "tensor").detach()); });
 }
 
-LANGEVIN_BINDING(Contiguous) {
-  return Guard(info, [&]() -> Napi::Value { return WrapTensor(info.Env(), ArgTensor(info, 0, "tensor").contiguous()); });
+// An optional memory format: 'contiguous' (default, NCHW for 4-d) or 'channelsLast' (NHWC strides).
+at::MemoryFormat ArgMemoryFormat(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() <= i || info[i].IsUndefined()) return at::MemoryFormat::Contiguous;
+  std::string f = ArgString(info, i, "memoryFormat");
+  if (f == "contiguous") return at::MemoryFormat::Contiguous;
+  if (f == "channelsLast") return at::MemoryFormat::ChannelsLast;
+  ThrowRange("memoryFormat must be 'contiguous' or 'channelsLast', got '" + f + "'");
 }
 
+// contiguous(t, memoryFormat?)
+LANGEVIN_BINDING(Contiguous) {
+  return Guard(info, [&]() -> Napi::Value {
+    const at::Tensor& t = ArgTensor(info, 0, "tensor");
+    at::MemoryFormat f = ArgMemoryFormat(info, 1);
+    if (f == at::MemoryFormat::ChannelsLast && t.dim() != 4) ThrowRange("channelsLast needs a 4-d tensor, got " + ShapeString(t.sizes()), "ERR_SHAPE");
+    return WrapTensor(info.Env(), t.contiguous(f));
+  });
+}
+
+// isContiguous(t, memoryFormat?)
 LANGEVIN_BINDING(IsContiguous) {
-  return Guard(info, [&]() -> Napi::Value { return Napi::Boolean::New(info.Env(), ArgTensor(info, 0, "tensor").is_contiguous()); });
+  return Guard(info, [&]() -> Napi::Value {
+    const at::Tensor& t = ArgTensor(info, 0, "tensor");
+    at::MemoryFormat f = ArgMemoryFormat(info, 1);
+    return Napi::Boolean::New(info.Env(), (f == at::MemoryFormat::Contiguous || t.dim() == 4) && t.is_contiguous(f));
+  });
 }
 
 // ---- in-place updates (need write access: refused while a job reads the tensor) -------------

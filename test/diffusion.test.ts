@@ -313,6 +313,13 @@ t.test('sampling in bfloat16 compute: equivalent to float32 on the shipped model
   // Measured here: mean 0.66 grey levels, 0.012% of pixels off by more than 8 (DDIM-10, 8 images).
   t.ok(mean > 0 && mean < 1.5, `same seed, DDIM-10: mean |Δ| = ${mean.toFixed(3)} grey levels (bf16 ran, and stays close)`);
   t.ok(over8 < 0.01, `${(100 * over8).toFixed(3)}% of pixels differ by more than 8 levels`);
+  // The same in channels-last (NHWC weights and activations through the native loop).
+  model.to({ memoryFormat: 'channelsLast' });
+  const c = await D.sample(model, diffusion, { ...opts, computeDtype: 'bfloat16' });
+  const dc = D.toUint8(a.x).to('float32').sub(D.toUint8(c.x).to('float32')).abs().mean().item();
+  t.ok(dc > 0 && dc < 1.5, `channels-last bf16 vs float32: mean |Δ| = ${dc.toFixed(3)} grey levels`);
+  c.x.dispose();
+  model.to({ memoryFormat: 'contiguous' });
   await t.rejects(D.sample(model, diffusion, { ...opts, native: false, computeDtype: 'bfloat16' }), /needs the native loop/, 'bf16 asked of the step-by-step path is an error');
   const auto = await D.sample(model, diffusion, { ...opts, count: 1, steps: 2, native: false, computeDtype: 'auto' });
   t.equal(auto.computeDtype, 'float32', "'auto' falls back to float32 there");
@@ -326,7 +333,7 @@ t.test('CLI: ddpm train → sample → bpd, help, one-line errors', async (t) =>
   const cli = (...args: string[]) => spawnSync(process.execPath, ['dist/cli/main.js', ...args], { encoding: 'utf8' }) // built by npm test / prepare;
   const help = cli('ddpm', '--help');
   t.equal(help.status, 0);
-  for (const opt of ['--steps', '--resume', '--data', '--weights', '--sampler', '--eta', '--snapshot-every', '--count', '--device', '--threads', '--compute-dtype']) t.match(help.stdout, opt, `help lists ${opt}`);
+  for (const opt of ['--steps', '--resume', '--data', '--weights', '--sampler', '--eta', '--snapshot-every', '--count', '--device', '--threads', '--compute-dtype', '--channels-last']) t.match(help.stdout, opt, `help lists ${opt}`);
   const bad = cli('ddpm', 'sample', 'x.safetensors', '--sampler', 'euler');
   t.equal(bad.status, 1);
   t.equal(bad.stderr.trim().split('\n').length, 1, 'a bad option is one line');
@@ -342,10 +349,10 @@ t.test('CLI: ddpm train → sample → bpd, help, one-line errors', async (t) =>
   const png = join(dir, 'cli.png');
   const sm = cli('ddpm', 'sample', join(run, 'latest.safetensors'), '--count', '4', '--sampler', 'ancestral', '--snapshot-every', '5', '--out', png, '--scale', '2');
   t.equal(sm.status, 0, `sample ran ${sm.stderr.slice(-400)}`);
-  const bf = cli('ddpm', 'sample', join(run, 'latest.safetensors'), '--count', '2', '--steps', '2', '--compute-dtype', 'bfloat16', '--out', join(dir, 'bf.safetensors'));
+  const bf = cli('ddpm', 'sample', join(run, 'latest.safetensors'), '--count', '2', '--steps', '2', '--compute-dtype', 'bfloat16', '--channels-last', '--out', join(dir, 'bf.safetensors'));
   t.equal(bf.status, 0, `--compute-dtype bfloat16 ran ${bf.stderr.slice(-400)}`);
   t.match(bf.stdout, /bfloat16/, 'and says so');
-  t.equal((await io.readSafetensors(join(dir, 'bf.safetensors'))).metadata.computeDtype, 'bfloat16', 'the sample file records the compute dtype');
+  t.match((await io.readSafetensors(join(dir, 'bf.safetensors'))).metadata, { computeDtype: 'bfloat16', memoryFormat: 'channelsLast' }, 'the sample file records the compute dtype and layout');
   t.match(cli('ddpm', 'sample', 'x.safetensors', '--compute-dtype', 'fp8').stderr, /--compute-dtype must be one of float32, bfloat16, auto/);
   t.match(sm.stdout, /ema weights \(step 2\)/, 'says which weights');
   const img = data.decodePng(readFileSync(png));

@@ -209,6 +209,67 @@ t.test('mixed precision (computeDtype bfloat16) equals the same policy in PyTorc
   }
 });
 
+t.test('channels-last: model.to({ memoryFormat }) keeps outputs, gradients and weights', async (t) => {
+  const relL2 = (a: Float32Array, b: Float32Array) => {
+    let num = 0;
+    let den = 0;
+    for (let i = 0; i < a.length; i++) [num, den] = [num + (a[i] - b[i]) ** 2, den + b[i] ** 2];
+    return Math.sqrt(num / den);
+  };
+  for (const [name, make, training] of [
+    ['ddpmTiny', () => nn.unet('ddpmTiny'), false],
+    ['wrn10-2, batch norm, training', () => nn.wideResNet('wrn10-2', { norm: 'batch' }), true],
+  ] as const) {
+    t.test(name, async (t) => {
+      const a: Model = make();
+      const b: Model = make();
+      randomize(a, 60);
+      randomize(b, 60);
+      b.to({ memoryFormat: 'channelsLast' });
+      a.train(training);
+      b.train(training);
+      const conv = b.parameters().filter((p) => p.ndim === 4);
+      t.ok(conv.every((p) => p.isContiguousAs('channelsLast')) && conv.filter((p) => !p.isContiguous).length > 0, `${conv.length} convolution weights laid out NHWC`);
+      const g = new Generator(61);
+      const x = randn([2, a.config.inChannels, a.config.resolution, a.config.resolution], { generator: g });
+      const time = randint(0, 1000, [2], { generator: g });
+      const grads = (m: Model) => {
+        const y = run(m, x, time);
+        const gs = grad(y.square().mean(), m.parameters());
+        return { y, gs };
+      };
+      const ra = grads(a);
+      const rb = grads(b);
+      t.ok(rb.y.isContiguous, 'the output comes back contiguous');
+      const ey = relL2(rb.y.toFloat32Array(), ra.y.toFloat32Array());
+      t.ok(ey < 1e-5, `forward: relative L2 difference ${ey.toExponential(2)} (a different kernel order only)`);
+      const flat = (gs: (Tensor | undefined)[]) => Float32Array.from(gs.flatMap((gr) => Array.from(gr!.toFloat32Array())));
+      const eg = relL2(flat(rb.gs), flat(ra.gs));
+      t.ok(eg < 1e-4, `parameter gradients: relative L2 difference ${eg.toExponential(2)}`);
+      if (!training) {
+        const y16 = await (b instanceof nn.UNet ? b.forwardAsync(x, time, { computeDtype: 'bfloat16' }) : b.forwardAsync(x, { computeDtype: 'bfloat16' }));
+        const e16 = relL2(y16.toFloat32Array(), ra.y.toFloat32Array());
+        t.ok(e16 > 0 && e16 < 0.05, `bf16 compute channels-last stays near float32: ${e16.toExponential(2)}`);
+      }
+      // Weights save as usual: a contiguous model loading them computes what the channels-last one does.
+      const file = join(dir, `cl-${name.split(',')[0]}.safetensors`);
+      await b.saveWeights(file);
+      const c = make();
+      await c.loadWeights(file);
+      c.train(training);
+      const same = [...b.stateDict()].every(([k, v]) => maxAbsDiff(v.toFloat32Array(), c.stateDict().get(k)!.toFloat32Array()) === 0);
+      t.ok(same, 'saved weights reload bit for bit into a contiguous model');
+      b.to({ memoryFormat: 'contiguous' });
+      t.ok(b.parameters().every((p) => p.isContiguous), "to({ memoryFormat: 'contiguous' }) converts back");
+      for (const m of [a, b, c]) m.dispose();
+    });
+  }
+  const m = nn.unet('ddpmTiny');
+  t.throws(() => m.to({ memoryFormat: 'nhwc' as never }), /memoryFormat must be 'contiguous' or 'channelsLast'/);
+  t.throws(() => randn([3, 4]).contiguous('channelsLast'), /channelsLast needs a 4-d tensor/);
+  m.dispose();
+});
+
 t.test('computeDtype: validation and auto', async (t) => {
   const m = nn.unet('ddpmTiny');
   const x = randn([1, 1, 32, 32]);

@@ -132,3 +132,17 @@ test('mixed-precision training (bf16 compute) on the device: float32 gradients n
   console.log(`parameter gradients, bf16 on ${dev} vs float32 on the CPU: relative L2 error ${rel.toExponential(2)}`);
   assert.ok(rel > 0 && rel < 0.05, `relative L2 error ${rel}`);
 });
+
+test('a channels-last U-Net (ddpmCifar10, bf16 compute) on the device stays near the CPU float32 forward', async () => {
+  const cpu = randomize(nn.unet('ddpmCifar10'), 11).eval();
+  const onDev = randomize(nn.unet('ddpmCifar10'), 11).eval().to({ device: dev, memoryFormat: 'channelsLast' });
+  const x = randn([4, 3, 32, 32], { generator: new Generator(12) });
+  const t = full([4], 500, { dtype: 'int64' });
+  const want = noGrad(() => cpu.forward(x, t));
+  await onDev.forwardAsync(x.to(dev), t.to(dev), { computeDtype: 'bfloat16' }); // warm-up (cuDNN autotuning)
+  const t0 = performance.now();
+  const got = await onDev.forwardAsync(x.to(dev), t.to(dev), { computeDtype: 'bfloat16' });
+  console.log(`ddpmCifar10 b4 bf16 channels-last forward on ${dev}: ${(performance.now() - t0).toFixed(1)} ms`);
+  assert.ok(got.isContiguous, 'the output comes back contiguous');
+  assert.ok(relDiff(got, want) <= 0.05, `rel diff ${relDiff(got, want)}`);
+});

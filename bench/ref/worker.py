@@ -298,17 +298,19 @@ ROWS['fid inception b8 features'] = fid_row(8)
 
 
 # ---- Speed: ten ancestral steps of ddpmCifar10 (a T = 10 schedule), float32 and bf16 autocast ----
-def sample_row(preset, batch, T, autocast):
+def sample_row(preset, batch, T, autocast, channels_last=False):
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+
     def setup():
         m, cfg = randomized(preset)
-        m.to(DEVICE).eval()
+        m.to(DEVICE, memory_format=fmt).eval()
         return (autocast_ready(m) if autocast else m), cfg, D.Diffusion(D.betas(T=T))
 
     def step(state):
         m, cfg, d = state
         gen = torch.Generator().manual_seed(5)
         with torch.no_grad(), torch.autocast(DEVICE.split(':')[0], dtype=torch.bfloat16, enabled=autocast):
-            x = torch.randn(batch, cfg['inChannels'], cfg['resolution'], cfg['resolution'], generator=gen).to(DEVICE)
+            x = torch.randn(batch, cfg['inChannels'], cfg['resolution'], cfg['resolution'], generator=gen).to(DEVICE, memory_format=fmt)
             for t in range(d.T - 1, -1, -1):
                 eps = m(x, torch.full((batch,), t, dtype=torch.long, device=DEVICE)).float()
                 x = d.ancestral_step(x, t, eps, torch.randn(x.shape, generator=gen).to(DEVICE) if t > 0 else None, True)
@@ -319,6 +321,8 @@ def sample_row(preset, batch, T, autocast):
 for _b, _t in ((8, 10), (256, 100)):
     ROWS[f'sample {_t} ancestral steps ddpmCifar10 b{_b} fp32'] = sample_row('ddpmCifar10', _b, _t, False)
     ROWS[f'sample {_t} ancestral steps ddpmCifar10 b{_b} bf16-autocast'] = sample_row('ddpmCifar10', _b, _t, True)
+    ROWS[f'sample {_t} ancestral steps ddpmCifar10 b{_b} fp32 channels-last'] = sample_row('ddpmCifar10', _b, _t, False, True)
+    ROWS[f'sample {_t} ancestral steps ddpmCifar10 b{_b} bf16-autocast channels-last'] = sample_row('ddpmCifar10', _b, _t, True, True)
 ROWS['ddpm train step ddpmCifar10 b128'] = ddpm_train_row('ddpmCifar10', 128, DEVICE)
 ROWS['ddpm train step ddpmCifar10 b128 bf16-autocast'] = ddpm_train_row('ddpmCifar10', 128, DEVICE, autocast=True)
 ROWS['jem train step wrn28-10 b64'] = jem_train_row('wrn28-10', 64, DEVICE)

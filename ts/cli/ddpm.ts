@@ -49,6 +49,8 @@ sample: writes a PNG grid of samples
   --out FILE.safetensors  the images as uint8 [N, C, H, W] under "samples" (for langevin metrics)
   --compute-dtype float32|bfloat16|auto  mixed precision: convolutions in bf16, norms and the update
                         in float32 (~2× faster on AVX512-BF16 CPUs); auto = bf16 where native. Default float32
+  --channels-last       run the U-Net with NHWC weights and activations (with bf16: ~25% faster again
+                        on AMX CPUs; the images are equivalent, not bit-identical)
   --batch N             images per sampling batch (default: all at once); batch i uses the seed
                         derived from (--seed, i), so a given --batch always gives the same images
 
@@ -203,6 +205,7 @@ async function sampleCmd(argv: string[], log: Log, signal: AbortSignal): Promise
       scale: { type: 'string' },
       batch: { type: 'string' },
       'compute-dtype': { type: 'string' },
+      'channels-last': { type: 'boolean' },
     },
   });
   if (v.help) return log(ddpmUsage + '\n'), 0;
@@ -213,12 +216,12 @@ async function sampleCmd(argv: string[], log: Log, signal: AbortSignal): Promise
   const sampler = oneOf(v.sampler, 'sampler', ['ancestral', 'ddim'] as const) ?? 'ddim';
   const computeDtype = resolveComputeDtype(oneOf(v['compute-dtype'], 'compute-dtype', ['float32', 'bfloat16', 'auto'] as const), dev);
   const loaded = await openForSampling(positionals[0], weights);
-  if (dev !== 'cpu') loaded.model.to(dev);
+  if (dev !== 'cpu' || v['channels-last']) loaded.model.to({ device: dev, memoryFormat: v['channels-last'] ? 'channelsLast' : undefined });
   const count = num(v.count, 'count', { int: true, min: 1 }) ?? 16;
   const steps = sampler === 'ddim' ? num(v.steps, 'steps', { int: true, min: 1 }) ?? 50 : num(v.steps, 'steps', { int: true, min: 1 });
   const out = v.out ?? 'samples.png';
   const snapshotEvery = num(v['snapshot-every'], 'snapshot-every', { int: true, min: 1 }) ?? 0;
-  log(`ddpm sample: ${count} images, ${sampler}${sampler === 'ddim' ? ` ${steps} steps η=${v.eta ?? 0}` : ` ${loaded.diffusion.T} steps`}, ${loaded.weights} weights (step ${loaded.step}), ${computeDtype}, ${getNumThreads()} thread(s)\n`);
+  log(`ddpm sample: ${count} images, ${sampler}${sampler === 'ddim' ? ` ${steps} steps η=${v.eta ?? 0}` : ` ${loaded.diffusion.T} steps`}, ${loaded.weights} weights (step ${loaded.step}), ${computeDtype}${v['channels-last'] ? ', channels-last' : ''}, ${getNumThreads()} thread(s)\n`);
   const batch = num(v.batch, 'batch', { int: true, min: 1 });
   const seed = num(v.seed, 'seed', { int: true, min: 0 }) ?? 0;
   const toTensorFile = /\.safetensors$/i.test(out);
@@ -244,7 +247,7 @@ async function sampleCmd(argv: string[], log: Log, signal: AbortSignal): Promise
   const u8 = chunks.length === 1 ? chunks[0] : cat(chunks);
   const scale = num(v.scale, 'scale', { int: true, min: 1 }) ?? 1;
   if (toTensorFile) {
-    await writeSafetensors(out, { samples: u8 }, { format: 'langevin-samples', checkpoint: positionals[0], weights: loaded.weights, sampler, steps: String(steps ?? loaded.diffusion.T), seed: String(seed), computeDtype });
+    await writeSafetensors(out, { samples: u8 }, { format: 'langevin-samples', checkpoint: positionals[0], weights: loaded.weights, sampler, steps: String(steps ?? loaded.diffusion.T), seed: String(seed), computeDtype, memoryFormat: v['channels-last'] ? 'channelsLast' : 'contiguous' });
     log(`wrote ${count} images to ${out} in ${formatSeconds((performance.now() - t0) / 1000)}\n`);
     return 0;
   }

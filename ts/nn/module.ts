@@ -1,6 +1,6 @@
 // Module: named parameters, buffers and children with dotted PyTorch-compatible names.
 import { noGrad } from '../tensor/autograd.js';
-import type { Device, DType } from '../tensor/dtype.js';
+import type { Device, DType, MemoryFormat } from '../tensor/dtype.js';
 import { Tensor } from '../tensor/tensor.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 
@@ -158,13 +158,25 @@ export abstract class Module {
   /**
    * Moves/converts every parameter and buffer (new tensors replace the old, which are disposed).
    * Do it before handing parameters to an optimizer. Integer buffers keep their dtype.
+   * `memoryFormat: 'channelsLast'` lays 4-d weights out NHWC, as `model.to(memory_format=
+   * torch.channels_last)`: a compiled model then runs channels-last throughout (its input is
+   * converted on entry, its output comes back contiguous) — faster bf16/AMX convolutions on CPUs
+   * and tensor-core convolutions on GPUs. Values are unchanged; weights save and load as usual.
    */
-  to(target: Device | DType | { device?: Device; dtype?: DType }): this {
+  to(target: Device | DType | { device?: Device; dtype?: DType; memoryFormat?: MemoryFormat }): this {
     const t = typeof target === 'string' ? (target === 'cpu' || target.startsWith('cuda') ? { device: target as Device } : { dtype: target as DType }) : target;
+    if (t.memoryFormat !== undefined && t.memoryFormat !== 'contiguous' && t.memoryFormat !== 'channelsLast')
+      throw new RangeError(`memoryFormat must be 'contiguous' or 'channelsLast', got '${String(t.memoryFormat)}'`);
     noGrad(() => {
       for (const [n, p] of this.#params) {
         if (!p) continue;
-        const q = p.to({ device: t.device, dtype: t.dtype }).detach().requiresGrad_(true);
+        let q = p.to({ device: t.device, dtype: t.dtype });
+        if (t.memoryFormat && q.ndim === 4) {
+          const r = q.contiguous(t.memoryFormat);
+          if (r !== q) q.dispose();
+          q = r;
+        }
+        q = q.detach().requiresGrad_(true);
         p.dispose();
         this.#params.set(n, q);
       }

@@ -79,8 +79,8 @@ export interface NativeBinding {
   to(t: T, dtype?: Opt<string>, device?: Opt<string>, copy?: boolean): T;
   clone(t: T): T;
   detach(t: T): T;
-  contiguous(t: T): T;
-  isContiguous(t: T): boolean;
+  contiguous(t: T, memoryFormat?: string): T;
+  isContiguous(t: T, memoryFormat?: string): boolean;
   copyInPlace(t: T, src: T): T;
   fillInPlace(t: T, v: number): T;
   addInPlace(t: T, other: T, alpha?: number): T;

@@ -2,6 +2,8 @@
 export type DType = 'float32' | 'float64' | 'bfloat16' | 'float16' | 'int64' | 'int32' | 'uint8' | 'bool';
 
 /** 'cpu', 'cuda' or 'cuda:N'. */
+/** Memory layout of a tensor: row-major, or NHWC strides for a 4-d [N, C, H, W] tensor. */
+export type MemoryFormat = 'contiguous' | 'channelsLast';
 export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
 
 export const dtypes: readonly DType[] = ['float32', 'float64', 'bfloat16', 'float16', 'int64', 'int32', 'uint8', 'bool'];

@@ -6,4 +6,4 @@ export { tidy, keep, dispose } from './scope.js';
 export * from './runtime.js';
 export { runJob, type JobOptions, type Progress } from './jobs.js';
 export { gaussianLangevin, type GaussianLangevinOptions } from './reference-chain.js';
-export { type DType, type Device, dtypes, isFloating, itemSize, type AnyTypedArray } from './dtype.js';
+export { type DType, type Device, type MemoryFormat, dtypes, isFloating, itemSize, type AnyTypedArray } from './dtype.js';

@@ -1,6 +1,6 @@
 // The Tensor class: a typed handle over one native tensor, with PyTorch's names and semantics.
 import { native, type NativeTensor } from './binding.js';
-import type { AnyTypedArray, Device, DType } from './dtype.js';
+import type { AnyTypedArray, Device, DType, MemoryFormat } from './dtype.js';
 import { track } from './scope.js';
 
 /** Dims for reductions: one dim, several, or all when omitted. */
@@ -181,11 +181,20 @@ export class Tensor {
   detach(): Tensor {
     return new Tensor(native.detach(this.native));
   }
-  contiguous(): Tensor {
-    return new Tensor(native.contiguous(this.native));
+  /**
+   * A copy in the given memory layout (this tensor itself when it already is): 'contiguous'
+   * (row-major, NCHW for images; the default) or 'channelsLast' (NHWC strides, 4-d only — what
+   * oneDNN's bf16/AMX convolutions and cuDNN's tensor cores prefer). Shape and values are unchanged.
+   */
+  contiguous(memoryFormat: MemoryFormat = 'contiguous'): Tensor {
+    return new Tensor(native.contiguous(this.native, memoryFormat));
   }
   get isContiguous(): boolean {
     return native.isContiguous(this.native);
+  }
+  /** Whether the strides are exactly those of `memoryFormat` (a 1×1 image can be both). */
+  isContiguousAs(memoryFormat: MemoryFormat): boolean {
+    return native.isContiguous(this.native, memoryFormat);
   }
 
   // ---- shape -------------------------------------------------------------------------------
