@@ -98,12 +98,12 @@ rows['ddpm256 b1 fwd'] = { ...modelRow({ preset: 'ddpm256', batch: 1, mode: 'fwd
 // forward plus the ancestral update. Twins: bench/ref/worker.py with bench/ref/diffusion.py.
 import { diffusion as D, train as T } from '../dist/index.js';
 
-function ddpmTrainRow(preset, batch, device = 'cpu', computeDtype = 'float32', ref = undefined) {
+function ddpmTrainRow(preset, batch, device = 'cpu', computeDtype = 'float32', ref = undefined, memoryFormat = 'contiguous') {
   return {
     group: 'ddpm',
     ref,
     setup() {
-      const model = randomize(nn.modelFromPreset(preset), 1).to(device);
+      const model = randomize(nn.modelFromPreset(preset), 1).to({ device, memoryFormat });
       model.train();
       const { inChannels: c, resolution: r } = model.config;
       const x0 = randn([batch, c, r, r], { generator: g }).clamp(-1, 1).to(device);
@@ -156,6 +156,12 @@ rows['ddpm train step ddpmCifar10 b8'] = { ...ddpmTrainRow('ddpmCifar10', 8), gr
 // Mixed-precision training (bf16 forward/backward, float32 master weights, Adam and EMA).
 rows['ddpm train step ddpmCifar10 b8 bf16 vs PyTorch fp32'] = { ...ddpmTrainRow('ddpmCifar10', 8, 'cpu', 'bfloat16', 'ddpm train step ddpmCifar10 b8'), group: 'speed' };
 rows['ddpm train step ddpmCifar10 b8 bf16 vs PyTorch bf16-autocast'] = { ...ddpmTrainRow('ddpmCifar10', 8, 'cpu', 'bfloat16', 'ddpm train step ddpmCifar10 b8 bf16-autocast'), group: 'speed' };
+// Both sides channels-last.
+rows['ddpm train step ddpmCifar10 b8 channels-last'] = { ...ddpmTrainRow('ddpmCifar10', 8, 'cpu', 'float32', undefined, 'channelsLast'), group: 'speed' };
+rows['ddpm train step ddpmCifar10 b8 bf16 channels-last vs PyTorch bf16-autocast channels-last'] = {
+  ...ddpmTrainRow('ddpmCifar10', 8, 'cpu', 'bfloat16', 'ddpm train step ddpmCifar10 b8 bf16-autocast channels-last', 'channelsLast'),
+  group: 'speed',
+};
 rows['ddpm train step ddpmTiny b64'] = ddpmTrainRow('ddpmTiny', 64);
 rows['ddpm sample step ddpmCifar10 b8'] = ddpmSampleStepRow('ddpmCifar10', 8);
 // The full reverse process (1000 steps, the native loop on a worker thread) against a Python loop.

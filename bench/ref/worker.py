@@ -162,13 +162,15 @@ class Autocast(torch.nn.Module):
 import diffusion as D  # noqa: E402
 
 
-def ddpm_train_row(preset, batch, device='cpu', autocast=False):
+def ddpm_train_row(preset, batch, device='cpu', autocast=False, channels_last=False):
     """autocast: the model's forward (and so its backward) under bf16 autocast, the loss, Adam and
     the EMA in float32: the usual mixed-precision recipe."""
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+
     def setup():
         m, cfg = randomized(preset)
-        m.to(device).train()
-        x0 = torch.randn(batch, cfg['inChannels'], cfg['resolution'], cfg['resolution'], generator=g).clamp(-1, 1).to(device)
+        m.to(device, memory_format=fmt).train()
+        x0 = torch.randn(batch, cfg['inChannels'], cfg['resolution'], cfg['resolution'], generator=g).clamp(-1, 1).to(device, memory_format=fmt)
         opt = torch.optim.Adam(m.parameters(), lr=2e-4)
         shadow = {k: v.detach().clone() for k, v in m.state_dict().items()}
         return m, Autocast(m) if autocast else m, x0, opt, shadow, D.Diffusion(D.betas()), torch.Generator().manual_seed(3)
@@ -223,6 +225,8 @@ def ddpm_loop_row(preset, batch):
 ROWS['ddpm train step ddpmCifar10 b8'] = ddpm_train_row('ddpmCifar10', 8)
 ROWS['ddpm train step ddpmTiny b64'] = ddpm_train_row('ddpmTiny', 64)
 ROWS['ddpm train step ddpmCifar10 b8 bf16-autocast'] = ddpm_train_row('ddpmCifar10', 8, autocast=True)
+ROWS['ddpm train step ddpmCifar10 b8 channels-last'] = ddpm_train_row('ddpmCifar10', 8, channels_last=True)
+ROWS['ddpm train step ddpmCifar10 b8 bf16-autocast channels-last'] = ddpm_train_row('ddpmCifar10', 8, autocast=True, channels_last=True)
 ROWS['ddpm sample step ddpmCifar10 b8'] = ddpm_sample_step_row('ddpmCifar10', 8)
 ROWS['ddpm ancestral 1000 steps ddpmTiny b8'] = ddpm_loop_row('ddpmTiny', 8)
 
