@@ -3,7 +3,7 @@
 # against the local PyTorch's libtorch, print the build info, run the device smoke tests with Node's
 # built-in runner on compiled JS (tap stays behind), then the speed table's GPU rows against the
 # local PyTorch (bench/run.mjs --rows speed-cuda: both sides cudnn.benchmark + TF32, NCHW; capped by
-# BENCH_TIMEOUT seconds, default 300). Everything lands in $OUT as it goes, so a
+# BENCH_TIMEOUT seconds, default 330). Everything lands in $OUT as it goes, so a
 # cut-off run still reports. Dry-run on CPU: `OUT=/tmp/gpu bash bench/gpu/check.sh` (Debian's
 # libtorch; the tests then run on the CPU).
 #
@@ -45,6 +45,6 @@ else
   device=cpu rows=${BENCH_ROWS:-sample 10 ancestral steps ddpmCifar10 b8 bf16 vs PyTorch fp32} pairs=${BENCH_PAIRS:-1}
 fi
 log "bench: --rows '$rows' --device $device --pairs $pairs (python: $python)"
-timeout "${BENCH_TIMEOUT:-300}" "$node" bench/run.mjs --rows "$rows" --device "$device" --threads "${BENCH_THREADS:-1}" --pairs "$pairs" \
+timeout "${BENCH_TIMEOUT:-330}" "$node" bench/run.mjs --rows "$rows" --device "$device" --threads "${BENCH_THREADS:-1}" --pairs "$pairs" \
   --iters 1 --warmup 1 --min-ms 0 --python "$python" --json "$out/bench.json" > "$out/bench.md" 2> "$out/bench.log"
 log "bench exit $? ($out/bench.md; each row as it finished: $out/bench.log)"
