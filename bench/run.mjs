@@ -54,7 +54,8 @@ class Worker {
     };
     this.proc.on('error', (e) => die(`could not start: ${e.message}`));
     this.proc.stdin.on('error', () => {}); // EPIPE after a death: the exit handler reports it
-    this.proc.on('exit', (code, signal) => die(`exited (${signal ?? `code ${code}`})`));
+    // 'close' (not 'exit'): stdout is drained by then, so a reply written just before dying is read.
+    this.proc.on('close', (code, signal) => die(`exited (${signal ?? `code ${code}`})`));
   }
   ask(msg) {
     return new Promise((resolve, reject) => {

@@ -21,7 +21,8 @@ EnergyGrad EnergyAndGrad(const std::vector<ResolvedBlock>& blocks, const at::Ten
   at::Tensor logits = RunProgram(blocks, xi, c10::nullopt, false, gen);
   if (logits.dim() != 2) ThrowRange("energy: the model must output logits [N, classes], got " + ShapeString(logits.sizes()), "ERR_SHAPE");
   at::Tensor e = y ? -logits.gather(1, y->view({-1, 1})).squeeze(1) : -logits.logsumexp({1});
-  at::Tensor g = torch::autograd::grad({e.sum()}, {xi})[0];
+  // A channels-last model's backward leaves ∂E/∂x NHWC-strided: hand it back in the input's layout.
+  at::Tensor g = torch::autograd::grad({e.sum()}, {xi})[0].contiguous(x.suggest_memory_format());
   return {e.detach(), g};
 }
 

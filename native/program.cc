@@ -167,7 +167,8 @@ bool ChannelsLast(const std::vector<ResolvedBlock>& blocks) {
 at::Tensor RunProgram(const std::vector<ResolvedBlock>& blocks, const at::Tensor& x, const c10::optional<at::Tensor>& t, bool training,
                       at::Generator& gen) {
   // Channels-last models get their input in that layout (every op then keeps it) and hand back a
-  // contiguous output, so callers never see the difference but in speed.
+  // contiguous output. (Gradients with respect to the input, through autograd, may come back
+  // NHWC-strided, as in PyTorch; energyGrad makes its own contiguous.)
   const bool channelsLast = ChannelsLast(blocks);
   at::Tensor h = channelsLast ? x.contiguous(at::MemoryFormat::ChannelsLast) : x, temb;
   std::vector<at::Tensor> skips;

@@ -150,7 +150,7 @@ LANGEVIN_BINDING(Detach) {
 }
 
 // An optional memory format: 'contiguous' (default, NCHW for 4-d) or 'channelsLast' (NHWC strides).
-at::MemoryFormat ArgMemoryFormat(const Napi::CallbackInfo& info, size_t i) {
+static at::MemoryFormat ArgMemoryFormat(const Napi::CallbackInfo& info, size_t i) {
   if (info.Length() <= i || info[i].IsUndefined()) return at::MemoryFormat::Contiguous;
   std::string f = ArgString(info, i, "memoryFormat");
   if (f == "contiguous") return at::MemoryFormat::Contiguous;

@@ -315,6 +315,7 @@ t.test('sampling in bfloat16 compute: equivalent to float32 on the shipped model
   t.ok(over8 < 0.01, `${(100 * over8).toFixed(3)}% of pixels differ by more than 8 levels`);
   // The same in channels-last (NHWC weights and activations through the native loop).
   model.to({ memoryFormat: 'channelsLast' });
+  t.ok(model.conv_in.weight.isContiguousAs('channelsLast') && !model.down.items[0].block.items[0].conv1.weight.isContiguous, 'the weights are NHWC');
   const c = await D.sample(model, diffusion, { ...opts, computeDtype: 'bfloat16' });
   const dc = D.toUint8(a.x).to('float32').sub(D.toUint8(c.x).to('float32')).abs().mean().item();
   t.ok(dc > 0 && dc < 1.5, `channels-last bf16 vs float32: mean |Δ| = ${dc.toFixed(3)} grey levels`);

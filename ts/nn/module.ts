@@ -170,13 +170,10 @@ export abstract class Module {
     noGrad(() => {
       for (const [n, p] of this.#params) {
         if (!p) continue;
-        let q = p.to({ device: t.device, dtype: t.dtype });
-        if (t.memoryFormat && q.ndim === 4) {
-          const r = q.contiguous(t.memoryFormat);
-          if (r !== q) q.dispose();
-          q = r;
-        }
-        q = q.detach().requiresGrad_(true);
+        const moved = p.to({ device: t.device, dtype: t.dtype });
+        const laid = t.memoryFormat && moved.ndim === 4 ? moved.contiguous(t.memoryFormat) : moved;
+        const q = laid.detach().requiresGrad_(true);
+        for (const h of new Set([moved, laid])) h.dispose(); // handles; q keeps the storage
         p.dispose();
         this.#params.set(n, q);
       }

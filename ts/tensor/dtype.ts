@@ -1,9 +1,10 @@
 /** Element types. bfloat16/float16 on CPU are for storage and conversion (libtorch 1.13 has few Half CPU kernels). */
 export type DType = 'float32' | 'float64' | 'bfloat16' | 'float16' | 'int64' | 'int32' | 'uint8' | 'bool';
 
-/** 'cpu', 'cuda' or 'cuda:N'. */
 /** Memory layout of a tensor: row-major, or NHWC strides for a 4-d [N, C, H, W] tensor. */
 export type MemoryFormat = 'contiguous' | 'channelsLast';
+
+/** 'cpu', 'cuda' or 'cuda:N'. */
 export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
 
 export const dtypes: readonly DType[] = ['float32', 'float64', 'bfloat16', 'float16', 'int64', 'int32', 'uint8', 'bool'];

@@ -182,7 +182,8 @@ export class Tensor {
     return new Tensor(native.detach(this.native));
   }
   /**
-   * A copy in the given memory layout (this tensor itself when it already is): 'contiguous'
+   * This tensor in the given memory layout (a new handle; the data is copied only when the layout
+   * differs): 'contiguous'
    * (row-major, NCHW for images; the default) or 'channelsLast' (NHWC strides, 4-d only — what
    * oneDNN's bf16/AMX convolutions and cuDNN's tensor cores prefer). Shape and values are unchanged.
    */
