@@ -152,10 +152,16 @@ function ddpmSampleStepRow(preset, batch) {
   };
 }
 
+// A bf16 langevin row twice: timed against PyTorch eager float32 (`fp32Ref`) and against PyTorch's
+// bf16 autocast (`${name} bf16-autocast`). `makeRow(ref)` builds the row; `wrap` adapts it.
+function bf16Rows(name, makeRow, group, { fp32Ref = name, wrap = (row) => row } = {}) {
+  rows[`${name} bf16 vs PyTorch fp32`] = { ...wrap(makeRow(fp32Ref)), group };
+  rows[`${name} bf16 vs PyTorch bf16-autocast`] = { ...wrap(makeRow(`${name} bf16-autocast`)), group };
+}
+
 rows['ddpm train step ddpmCifar10 b8'] = { ...ddpmTrainRow('ddpmCifar10', 8), group: 'ddpm speed' };
 // Mixed-precision training (bf16 forward/backward, float32 master weights, Adam and EMA).
-rows['ddpm train step ddpmCifar10 b8 bf16 vs PyTorch fp32'] = { ...ddpmTrainRow('ddpmCifar10', 8, 'cpu', 'bfloat16', 'ddpm train step ddpmCifar10 b8'), group: 'speed' };
-rows['ddpm train step ddpmCifar10 b8 bf16 vs PyTorch bf16-autocast'] = { ...ddpmTrainRow('ddpmCifar10', 8, 'cpu', 'bfloat16', 'ddpm train step ddpmCifar10 b8 bf16-autocast'), group: 'speed' };
+bf16Rows('ddpm train step ddpmCifar10 b8', (ref) => ddpmTrainRow('ddpmCifar10', 8, 'cpu', 'bfloat16', ref), 'speed');
 // Both sides channels-last.
 rows['ddpm train step ddpmCifar10 b8 channels-last'] = { ...ddpmTrainRow('ddpmCifar10', 8, 'cpu', 'float32', undefined, 'channelsLast'), group: 'speed' };
 rows['ddpm train step ddpmCifar10 b8 bf16 channels-last vs PyTorch bf16-autocast channels-last'] = {
@@ -252,13 +258,8 @@ rows['jem train step wrn10-2 b64'] = jemTrainRow('wrn10-2', 64);
 rows['jem train step wrn28-10 b8'] = { ...jemTrainRow('wrn28-10', 8), group: 'jem speed' };
 // bf16 compute (the SGLD chains; in the training step also the loss's forward and backward, with
 // float32 weights, Adam and loss), against PyTorch float32 and against PyTorch's bf16 autocast.
-for (const [name, row] of [
-  ['jem sgld step wrn28-10 b8', (ref) => sgldRow('wrn28-10', 8, 'bfloat16', ref)],
-  ['jem train step wrn28-10 b8', (ref) => jemTrainRow('wrn28-10', 8, 'cpu', 'bfloat16', ref)],
-]) {
-  rows[`${name} bf16 vs PyTorch fp32`] = { ...row(name), group: 'jem speed' };
-  rows[`${name} bf16 vs PyTorch bf16-autocast`] = { ...row(`${name} bf16-autocast`), group: 'jem speed' };
-}
+bf16Rows('jem sgld step wrn28-10 b8', (ref) => sgldRow('wrn28-10', 8, 'bfloat16', ref), 'jem speed');
+bf16Rows('jem train step wrn28-10 b8', (ref) => jemTrainRow('wrn28-10', 8, 'cpu', 'bfloat16', ref), 'jem speed');
 
 // ---- Metrics: FID Inception-v3 feature extraction (uint8 28×28 grey → 299 RGB → pool3 + logits) ----
 rows['fid inception b8 features'] = {
@@ -309,8 +310,7 @@ function sampleRow(preset, batch, T, computeDtype, ref, memoryFormat = 'contiguo
 function speedRows(group, batch, T) {
   const name = `sample ${T} ancestral steps ddpmCifar10 b${batch}`;
   rows[`${name} fp32`] = { ...sampleRow('ddpmCifar10', batch, T, 'float32'), group };
-  rows[`${name} bf16 vs PyTorch fp32`] = { ...sampleRow('ddpmCifar10', batch, T, 'bfloat16', `${name} fp32`), group };
-  rows[`${name} bf16 vs PyTorch bf16-autocast`] = { ...sampleRow('ddpmCifar10', batch, T, 'bfloat16', `${name} bf16-autocast`), group };
+  bf16Rows(name, (ref) => sampleRow('ddpmCifar10', batch, T, 'bfloat16', ref), group, { fp32Ref: `${name} fp32` });
   // Both sides channels-last (model.to(memory_format=torch.channels_last) and NHWC inputs). The GPU
   // group keeps only the autocast comparison: its check has minutes, not hours.
   const cpuOnly = group === 'speed' ? group : 'speed-cpu';
@@ -323,10 +323,5 @@ speedRows('speed-cuda', 256, 100);
 const synced = (row) => ({ ...row, step: (st) => (row.step(st), synchronize()) });
 rows['ddpm train step ddpmCifar10 b128'] = { ...synced(ddpmTrainRow('ddpmCifar10', 128, DEVICE)), group: 'speed-cuda' };
 rows['jem train step wrn28-10 b64'] = { ...synced(jemTrainRow('wrn28-10', 64, DEVICE)), group: 'speed-cuda' };
-for (const [name, row] of [
-  ['ddpm train step ddpmCifar10 b128', (ref) => ddpmTrainRow('ddpmCifar10', 128, DEVICE, 'bfloat16', ref)],
-  ['jem train step wrn28-10 b64', (ref) => jemTrainRow('wrn28-10', 64, DEVICE, 'bfloat16', ref)],
-]) {
-  rows[`${name} bf16 vs PyTorch fp32`] = { ...synced(row(name)), group: 'speed-cuda' };
-  rows[`${name} bf16 vs PyTorch bf16-autocast`] = { ...synced(row(`${name} bf16-autocast`)), group: 'speed-cuda' };
-}
+bf16Rows('ddpm train step ddpmCifar10 b128', (ref) => ddpmTrainRow('ddpmCifar10', 128, DEVICE, 'bfloat16', ref), 'speed-cuda', { wrap: synced });
+bf16Rows('jem train step wrn28-10 b64', (ref) => jemTrainRow('wrn28-10', 64, DEVICE, 'bfloat16', ref), 'speed-cuda', { wrap: synced });

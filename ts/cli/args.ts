@@ -1,5 +1,5 @@
 // Option parsing helpers shared by the subcommands: every bad value is a one-line RangeError.
-import { resolveDevice, setNumThreads } from '../tensor/index.js';
+import { resolveComputeDtype, resolveDevice, setNumThreads, type ComputeDtype } from '../tensor/index.js';
 import type { Device } from '../tensor/dtype.js';
 
 export const common = {
@@ -21,6 +21,13 @@ export function oneOf<T extends string>(v: string | undefined, name: string, all
   if (v === undefined) return undefined;
   if (!allowed.includes(v as T)) throw new RangeError(`--${name} must be one of ${allowed.join(', ')}, got '${v}'`);
   return v as T;
+}
+
+export const COMPUTE_DTYPES = ['float32', 'bfloat16', 'auto'] as const;
+
+/** --compute-dtype float32|bfloat16|auto, with 'auto' resolved for `dev` (absent = float32). */
+export function computeDtypeArg(v: string | undefined, dev: Device): ComputeDtype {
+  return resolveComputeDtype(oneOf(v, 'compute-dtype', COMPUTE_DTYPES), dev);
 }
 
 export function device(v: string | undefined): Device {

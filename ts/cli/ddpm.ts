@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Generator, cat, getNumThreads, resolveComputeDtype, tidy, type Tensor } from '../tensor/index.js';
+import { Generator, cat, getNumThreads, tidy, type Tensor } from '../tensor/index.js';
 import { openDataset, DATA_SPECS } from '../data/spec.js';
 import { savePngGrid } from '../data/png.js';
 import { writeSafetensors } from '../io/safetensors.js';
@@ -15,7 +15,7 @@ import { sample, toUint8, type SamplerKind } from '../diffusion/sample.js';
 import { exportDdpm, loadDdpm, type WeightsChoice } from '../diffusion/checkpoint.js';
 import { bitsPerDim } from '../diffusion/vlb.js';
 import { formatSeconds, progressLine } from './progress.js';
-import { common, device, num, oneOf, threads } from './args.js';
+import { common, computeDtypeArg, device, num, oneOf, threads } from './args.js';
 
 type Log = (s: string) => void;
 
@@ -115,7 +115,7 @@ async function train(argv: string[], log: Log, signal: AbortSignal): Promise<num
   if (!steps) throw new RangeError('ddpm train: --steps N is required');
   threads(v.threads);
   const dev = device(v.device);
-  const computeDtype = resolveComputeDtype(oneOf(v['compute-dtype'], 'compute-dtype', ['float32', 'bfloat16', 'auto'] as const), dev);
+  const computeDtype = computeDtypeArg(v['compute-dtype'], dev);
   const seed = num(v.seed, 'seed', { int: true, min: 0 }) ?? 0;
   let cfg: RunConfig = {};
   if (v.config) {
@@ -214,7 +214,7 @@ async function sampleCmd(argv: string[], log: Log, signal: AbortSignal): Promise
   const dev = device(v.device);
   const weights = oneOf(v.weights, 'weights', ['ema', 'raw'] as const) ?? 'ema';
   const sampler = oneOf(v.sampler, 'sampler', ['ancestral', 'ddim'] as const) ?? 'ddim';
-  const computeDtype = resolveComputeDtype(oneOf(v['compute-dtype'], 'compute-dtype', ['float32', 'bfloat16', 'auto'] as const), dev);
+  const computeDtype = computeDtypeArg(v['compute-dtype'], dev);
   const loaded = await openForSampling(positionals[0], weights);
   if (dev !== 'cpu' || v['channels-last']) loaded.model.to({ device: dev, memoryFormat: v['channels-last'] ? 'channelsLast' : undefined });
   const count = num(v.count, 'count', { int: true, min: 1 }) ?? 16;

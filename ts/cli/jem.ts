@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Generator, cat, full, getNumThreads, noGrad, rand, resolveComputeDtype, tidy, type ComputeDtype, type Tensor } from '../tensor/index.js';
+import { Generator, cat, full, getNumThreads, noGrad, rand, tidy, type ComputeDtype, type Tensor } from '../tensor/index.js';
 import { openDataset, DATA_SPECS } from '../data/spec.js';
 import { savePngGrid } from '../data/png.js';
 import type { ImageDataset } from '../data/dataset.js';
@@ -15,7 +15,7 @@ import { loadJem } from '../jem/checkpoint.js';
 import { auroc, calibration, datasetScores, oodSets, pgdAccuracy, saveReliabilityDiagram, type OodScores } from '../jem/eval.js';
 import { sgld } from '../jem/sgld.js';
 import { formatSeconds, progressLine } from './progress.js';
-import { common, device, num, oneOf, threads } from './args.js';
+import { COMPUTE_DTYPES, common, computeDtypeArg, device, num, oneOf, threads } from './args.js';
 
 type Log = (s: string) => void;
 
@@ -99,7 +99,7 @@ async function train(argv: string[], log: Log, signal: AbortSignal): Promise<num
     ...o('sgld-step', 'sgldStepSize'), ...o('sgld-noise', 'sgldNoise', { min: 0 }), ...o('noise', 'dataNoise', { min: 0 }), ...o('px-weight', 'pxWeight'),
     ...o('ce-weight', 'ceWeight'), ...o('energy-l2', 'energyL2', { min: 0 }), ...o('crop', 'cropPad', { int: true, min: 0 }),
     ...(v['class-cond'] ? { classCond: true } : {}), ...(v['no-flip'] ? { flip: false } : {}),
-    ...(v['compute-dtype'] ? mixedPrecision(resolveComputeDtype(oneOf(v['compute-dtype'], 'compute-dtype', ['float32', 'bfloat16', 'auto'] as const), dev)) : {}),
+    ...(v['compute-dtype'] ? mixedPrecision(computeDtypeArg(v['compute-dtype'], dev)) : {}),
   };
   const dataSpec = v.data ?? 'fashion-mnist';
   const model = wideResNet(preset as PresetName, { generator: new Generator(streamSeed(seed, 'init')) });
@@ -270,7 +270,7 @@ async function sampleCmd(argv: string[], log: Log): Promise<number> {
   const from = oneOf(v.from, 'from', ['buffer', 'noise'] as const) ?? (buffer ? 'buffer' : 'noise');
   if (from === 'buffer' && !buffer) throw new RangeError(`${positionals[0]} has no replay buffer (use --from noise)`);
   const cls = num(v.class, 'class', { int: true, min: 0 });
-  const computeDtype = oneOf(v['compute-dtype'], 'compute-dtype', ['float32', 'bfloat16', 'auto'] as const);
+  const computeDtype = oneOf(v['compute-dtype'], 'compute-dtype', COMPUTE_DTYPES);
   const g = new Generator(num(v.seed, 'seed', { int: true, min: 0 }) ?? 0);
   const shape = [model.config.inChannels, model.config.resolution, model.config.resolution];
   let x: Tensor;

@@ -8,7 +8,7 @@ import { randint, randn, tensor } from '../tensor/creation.js';
 import type { Generator } from '../tensor/generator.js';
 import { tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
-import { resolveComputeDtype, type ComputeDtype } from '../tensor/runtime.js';
+import { supportedComputeDtype, type ComputeDtype } from '../tensor/runtime.js';
 import type { Device } from '../tensor/dtype.js';
 import type { ForwardOptions } from '../nn/program.js';
 import { UNet } from '../nn/unet.js';
@@ -168,8 +168,5 @@ export class GaussianDiffusion {
  * 'auto' falls back to float32.
  */
 export function trainingComputeDtype(model: EpsModel, requested: ComputeDtype | 'auto' | undefined, device: Device, who: string): ComputeDtype {
-  const dtype = resolveComputeDtype(requested, device);
-  if (dtype === 'float32' || model instanceof UNet) return dtype;
-  if (requested !== 'auto') throw new RangeError(`${who}: computeDtype '${dtype}' needs a U-Net (its native program); a custom model runs in float32`);
-  return 'float32';
+  return supportedComputeDtype(requested, device, model instanceof UNet, `${who}: computeDtype`, 'needs a U-Net (its native program); a custom model runs in float32');
 }

@@ -10,7 +10,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { native, type NativeTensor } from '../tensor/binding.js';
 import { UNet } from '../nn/unet.js';
 import type { Device } from '../tensor/dtype.js';
-import { resolveComputeDtype, type ComputeDtype } from '../tensor/runtime.js';
+import { supportedComputeDtype, type ComputeDtype } from '../tensor/runtime.js';
 import type { DiffusionStepPlan, EpsModel, GaussianDiffusion } from './gaussian.js';
 
 export type SamplerKind = 'ancestral' | 'ddim';
@@ -83,11 +83,7 @@ export async function sample(model: EpsModel, diffusion: GaussianDiffusion, o: S
   if (!Number.isInteger(snapshotEvery) || snapshotEvery < 0) throw new RangeError(`sample: snapshotEvery must be a non-negative integer, got ${snapshotEvery}`);
   const progressEvery = o.progressEvery ?? 10;
   const nativeLoop = (o.native ?? true) && model instanceof UNet;
-  let computeDtype = resolveComputeDtype(o.computeDtype, o.device ?? 'cpu');
-  if (!nativeLoop && computeDtype !== 'float32') {
-    if (o.computeDtype !== 'auto') throw new RangeError(`sample: computeDtype '${computeDtype}' needs the native loop (a U-Net, native not false)`);
-    computeDtype = 'float32';
-  }
+  const computeDtype = supportedComputeDtype(o.computeDtype, o.device ?? 'cpu', nativeLoop, 'sample: computeDtype', 'needs the native loop (a U-Net, native not false)');
   const drawn = randn([count, ...shape], { generator: gen });
   const xT = o.device && o.device !== 'cpu' ? drawn.to(o.device) : drawn;
   if (xT !== drawn) drawn.dispose();

@@ -7,7 +7,7 @@ import type { Generator } from '../tensor/generator.js';
 import { tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 import { native } from '../tensor/binding.js';
-import { resolveComputeDtype, type ComputeDtype } from '../tensor/runtime.js';
+import { supportedComputeDtype, type ComputeDtype } from '../tensor/runtime.js';
 import type { Classifier } from '../train/classifier.js';
 import { WideResNet } from '../nn/wideresnet.js';
 import * as F from '../nn/functional.js';
@@ -46,12 +46,11 @@ export function isCompiled(model: Classifier): model is WideResNet & Classifier 
  */
 export function energyGrad(model: Classifier, x: Tensor, opts: { y?: Tensor; generator?: Generator; computeDtype?: ComputeDtype | 'auto' } = {}): { energy: Tensor; grad: Tensor } {
   checkLabels(x, opts.y);
-  const computeDtype = resolveComputeDtype(opts.computeDtype, x.device);
+  const computeDtype = supportedComputeDtype(opts.computeDtype, x.device, isCompiled(model), 'energyGrad: computeDtype', 'needs a compiled WideResNet');
   if (isCompiled(model)) {
     const [e, g] = native.energyGrad(model.program.native, x.native, opts.y?.native, opts.generator?.native, computeDtype);
     return { energy: new Tensor(e), grad: new Tensor(g) };
   }
-  if (computeDtype !== 'float32' && opts.computeDtype !== 'auto') throw new RangeError(`energyGrad: computeDtype '${computeDtype}' needs a compiled WideResNet`);
   const was = model.training;
   model.eval();
   try {

@@ -8,7 +8,7 @@ import type { Generator } from '../tensor/generator.js';
 import { noGrad } from '../tensor/autograd.js';
 import { tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
-import { resolveComputeDtype, type ComputeDtype } from '../tensor/runtime.js';
+import { supportedComputeDtype, type ComputeDtype } from '../tensor/runtime.js';
 import { energyGrad, isCompiled, type Classifier } from './energy.js';
 
 export interface SgldOptions {
@@ -56,12 +56,11 @@ function settingsAt(o: SgldOptions, k: number) {
 export function sgldStep(model: Classifier, x: Tensor, o: SgldOptions = {}, k = 0): { x: Tensor; energy: Tensor } {
   const s = settingsAt(o, k);
   if (o.gradClamp !== undefined && !(o.gradClamp > 0)) throw new RangeError(`sgld: gradClamp must be > 0, got ${o.gradClamp}`);
-  const computeDtype = resolveComputeDtype(o.computeDtype, x.device);
+  const computeDtype = supportedComputeDtype(o.computeDtype, x.device, isCompiled(model), 'sgld: computeDtype', 'needs a compiled WideResNet');
   if (isCompiled(model)) {
     const [nx, e] = native.sgldStep(model.program.native, x.native, s, o.y?.native, o.generator?.native, computeDtype);
     return { x: new Tensor(nx), energy: new Tensor(e) };
   }
-  if (computeDtype !== 'float32' && o.computeDtype !== 'auto') throw new RangeError(`sgld: computeDtype '${computeDtype}' needs a compiled WideResNet`);
   const { energy, grad } = energyGrad(model, x, { y: o.y });
   const next = noGrad(() =>
     tidy(() => {

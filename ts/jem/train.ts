@@ -10,7 +10,7 @@ import { Generator } from '../tensor/generator.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Device } from '../tensor/dtype.js';
-import { resolveComputeDtype, type ComputeDtype } from '../tensor/runtime.js';
+import { supportedComputeDtype, type ComputeDtype } from '../tensor/runtime.js';
 import { WideResNet } from '../nn/wideresnet.js';
 import * as F from '../nn/functional.js';
 import type { ImageDataset } from '../data/dataset.js';
@@ -118,12 +118,8 @@ export async function* trainJem(model: Classifier, o: JemTrainOptions): AsyncGen
   const seed = o.seed ?? 0;
   const dev = o.device ?? 'cpu';
   // Mixed precision needs the WideResNet's native program: explicit bf16 elsewhere throws, 'auto' falls back.
-  const mixed = (field: 'computeDtype' | 'sgldComputeDtype'): ComputeDtype => {
-    const d = resolveComputeDtype(r[field], dev);
-    if (d === 'float32' || model instanceof WideResNet) return d;
-    if (r[field] !== 'auto') throw new RangeError(`trainJem: ${field} '${d}' needs a WideResNet (its native program)`);
-    return 'float32';
-  };
+  const mixed = (field: 'computeDtype' | 'sgldComputeDtype'): ComputeDtype =>
+    supportedComputeDtype(r[field], dev, model instanceof WideResNet, `trainJem: ${field}`, 'needs a WideResNet (its native program)');
   r.computeDtype = mixed('computeDtype');
   r.sgldComputeDtype = mixed('sgldComputeDtype');
   const forward = (x: Tensor) => (r.computeDtype === 'float32' ? model.forward(x) : (model as WideResNet).forward(x, { computeDtype: r.computeDtype }));

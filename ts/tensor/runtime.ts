@@ -44,6 +44,18 @@ export function resolveComputeDtype(requested: ComputeDtype | 'auto' | undefined
   return cpu.avx512bf16 || cpu.amxBf16 ? 'bfloat16' : 'float32';
 }
 
+/**
+ * `resolveComputeDtype` for a call where mixed precision needs a capability (a compiled model's
+ * native program): when `supported` is false an explicit 'bfloat16' throws "`what` 'bfloat16'
+ * `need`" and 'auto' falls back to float32.
+ */
+export function supportedComputeDtype(requested: ComputeDtype | 'auto' | undefined, device: Device, supported: boolean, what: string, need: string): ComputeDtype {
+  const dtype = resolveComputeDtype(requested, device);
+  if (dtype === 'float32' || supported) return dtype;
+  if (requested !== 'auto') throw new RangeError(`${what} '${dtype}' ${need}`);
+  return 'float32';
+}
+
 /** Sets the thread count for all native work, including async jobs' worker threads. */
 export function setNumThreads(n: number): void {
   native.setNumThreads(n);
